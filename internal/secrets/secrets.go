@@ -1,0 +1,81 @@
+// Package secrets makes and hashes the issuer's random secrets: refresh tokens, client secrets, ids.
+package secrets
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+
+	"github.com/issuer-dev/issuer/rotation"
+	"github.com/issuer-dev/issuer/storage"
+)
+
+// random returns n bytes from crypto/rand, base64url without padding.
+func random(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never returns an error (Go 1.24+); it crashes instead
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// NewToken returns an opaque token of 256 random bits (43 characters): refresh tokens.
+func NewToken() string { return random(32) }
+
+// NewClientSecret returns a generated client secret of 256 random bits.
+func NewClientSecret() string { return random(32) }
+
+// NewID returns a 128-bit random identifier for users, families and token ids (jti).
+func NewID() string { return random(16) }
+
+// HashToken returns the storage key of a refresh token: SHA-256, base64url. A fast hash is right
+// here: the token has 256 bits of entropy, so there is nothing to brute-force, and the hash is
+// the lookup key of every refresh.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// MinClientSecretLen is the shortest client secret accepted from an operator (--secret-stdin).
+const MinClientSecretLen = 32
+
+// ClientHasher hashes client secrets with HMAC-SHA256 under a key kept in the store, sealed with
+// the key-encryption key. A slow KDF would add nothing for 256-bit random secrets and would cost
+// every client_credentials call; the key means a copy of the store alone cannot test guesses.
+type ClientHasher struct{ key []byte }
+
+// secretName is the store entry holding the sealed HMAC key.
+const secretName = "client-secret-hmac-key"
+
+// LoadClientHasher loads the HMAC key from the store, creating it on first use. Concurrent first
+// starts agree on one key.
+func LoadClientHasher(ctx context.Context, store storage.SecretStore, sealer *rotation.Sealer) (*ClientHasher, error) {
+	fresh := make([]byte, 32)
+	_, _ = rand.Read(fresh)
+	sealed, err := store.LoadOrStoreSecret(ctx, secretName, sealer.Seal(fresh, []byte(secretName)))
+	if err != nil {
+		return nil, fmt.Errorf("load client secret key: %w", err)
+	}
+	key, err := sealer.Open(sealed, []byte(secretName))
+	if err != nil {
+		return nil, fmt.Errorf("open client secret key: %w", err)
+	}
+	return &ClientHasher{key: key}, nil
+}
+
+// NewClientHasher uses key directly (tests).
+func NewClientHasher(key []byte) *ClientHasher { return &ClientHasher{key: key} }
+
+// Hash returns the stored form of a client secret.
+func (h *ClientHasher) Hash(secret string) []byte {
+	m := hmac.New(sha256.New, h.key)
+	m.Write([]byte(secret))
+	return m.Sum(nil)
+}
+
+// Verify compares secret with a stored hash in constant time. An empty stored hash never matches.
+func (h *ClientHasher) Verify(stored []byte, secret string) bool {
+	got := h.Hash(secret)
+	return len(stored) == len(got) && hmac.Equal(stored, got)
+}

@@ -1,0 +1,207 @@
+// Package storage declares what the issuer keeps and the small interfaces every backend satisfies.
+//
+// A backend is one type that implements UserStore, ClientStore, RefreshStore, KeyStore and
+// SecretStore (together: Store). Every method is safe for concurrent use by many goroutines and,
+// for backends shared between processes, by many processes. Outcomes a caller acts on come back as
+// the sentinel errors below, matched with errors.Is; anything else is an infrastructure failure
+// (the store cannot be reached, a timeout) that callers report as "temporarily unavailable".
+//
+// The package knows nothing of HTTP, JOSE or configuration. storagetest holds the conformance suite
+// that every backend runs.
+package storage
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Sentinel outcomes. Backends return exactly these (possibly wrapped) so that callers can tell a
+// decision from a failure.
+var (
+	// ErrNotFound: no such user, client, token or key set.
+	ErrNotFound = errors.New("storage: not found")
+	// ErrExists: a user name or client id is already taken.
+	ErrExists = errors.New("storage: already exists")
+	// ErrConflict: a compare-and-swap lost against a concurrent writer; reload and decide again.
+	ErrConflict = errors.New("storage: concurrent update")
+	// ErrTokenSpent: the refresh token was already used. The backend has revoked its whole family.
+	ErrTokenSpent = errors.New("storage: refresh token reused")
+	// ErrTokenExpired: the refresh token sat unused past its idle lifetime, or its family reached
+	// its absolute lifetime.
+	ErrTokenExpired = errors.New("storage: refresh token expired")
+	// ErrFamilyRevoked: the family was revoked (reuse, logout, operator action).
+	ErrFamilyRevoked = errors.New("storage: refresh token family revoked")
+	// ErrClientMismatch: the refresh token was issued to another client. Nothing was spent.
+	ErrClientMismatch = errors.New("storage: refresh token belongs to another client")
+	// ErrScopeNotGranted: a refresh asked for a scope its family was never granted. Nothing was spent.
+	ErrScopeNotGranted = errors.New("storage: scope exceeds the original grant")
+)
+
+// User is a resource owner who signs in with a password.
+type User struct {
+	// ID is the stable subject identifier (the `sub` claim). It never changes, not even when the
+	// user is renamed or deleted and re-created under the same name.
+	ID           string
+	Username     string
+	PasswordHash []byte // bcrypt
+	Roles        []string
+	Claims       map[string]string // custom claims copied into tokens
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// UserStore keeps users.
+type UserStore interface {
+	// CreateUser stores a new user. ErrExists when the username or ID is taken.
+	CreateUser(ctx context.Context, u User) error
+	// UserByName returns the user with that username, or ErrNotFound.
+	UserByName(ctx context.Context, username string) (User, error)
+	// UserByID returns the user with that ID, or ErrNotFound.
+	UserByID(ctx context.Context, id string) (User, error)
+	// ListUsers returns every user ordered by username.
+	ListUsers(ctx context.Context) ([]User, error)
+	// SetPasswordHash replaces the password hash of user id. When expected is non-nil the swap only
+	// happens if the stored hash still equals expected (a cost upgrade must not undo a concurrent
+	// password change); otherwise ErrConflict. ErrNotFound for an unknown id.
+	SetPasswordHash(ctx context.Context, id string, expected, hash []byte, at time.Time) error
+	// DeleteUser removes the user with that username, or ErrNotFound.
+	DeleteUser(ctx context.Context, username string) error
+}
+
+// Client is an application that asks for tokens.
+type Client struct {
+	ID string
+	// SecretHash is a keyed hash of the client secret; empty for a public client.
+	SecretHash []byte
+	Public     bool
+	Grants     []string // allowed grant types
+	Scopes     []string // scopes it may ask for
+	Audiences  []string // `aud` of its access tokens; empty means the issuer URL
+	CreatedAt  time.Time
+}
+
+// ClientStore keeps clients.
+type ClientStore interface {
+	// CreateClient stores a new client. ErrExists when the ID is taken.
+	CreateClient(ctx context.Context, c Client) error
+	// Client returns the client with that ID, or ErrNotFound.
+	Client(ctx context.Context, id string) (Client, error)
+	// ListClients returns every client ordered by ID.
+	ListClients(ctx context.Context) ([]Client, error)
+	// DeleteClient removes a client, or ErrNotFound.
+	DeleteClient(ctx context.Context, id string) error
+}
+
+// Family is one login: the chain of refresh tokens that started with one password grant.
+type Family struct {
+	ID        string
+	UserID    string
+	ClientID  string
+	Scope     []string  // what the login granted; refreshes may narrow, never widen
+	AuthTime  time.Time // when the user typed the password
+	CreatedAt time.Time
+	ExpiresAt time.Time // absolute end of the family (refresh_ttl after login)
+	// The user's name, roles and custom claims as of the login. A refresh mints from these, so a
+	// refresh needs no user lookup; changing a user (delete, password) ends their families.
+	Username string
+	Roles    []string
+	Claims   map[string]string
+}
+
+// RefreshToken is one link of a family. Only a hash of the token is ever stored.
+type RefreshToken struct {
+	Hash      string // hex or base64 digest of the opaque token; the lookup key
+	FamilyID  string
+	ExpiresAt time.Time // idle expiry; never after the family's ExpiresAt
+}
+
+// Rotation asks to spend one refresh token and store its successor, atomically.
+type Rotation struct {
+	Hash     string   // hash of the presented token
+	ClientID string   // the authenticated client; must own the family
+	Scope    []string // requested scope; must be a subset of the family's scope (empty: any)
+	// Next is the successor. FamilyID is filled in by the backend; ExpiresAt is capped at the
+	// family's ExpiresAt.
+	Next RefreshToken
+	Now  time.Time
+}
+
+// RefreshStore keeps refresh-token families.
+type RefreshStore interface {
+	// CreateFamily stores a new family and its first token.
+	CreateFamily(ctx context.Context, f Family, first RefreshToken) error
+	// Rotate spends r.Hash and stores r.Next in one atomic step and returns the family.
+	// Exactly one of many concurrent Rotate calls for one hash succeeds. Checks, in order:
+	//   unknown hash                         → ErrNotFound
+	//   family revoked                       → ErrFamilyRevoked
+	//   token already spent                  → ErrTokenSpent, and the family is revoked
+	//   family or token expired at r.Now     → ErrTokenExpired
+	//   family owned by another client       → ErrClientMismatch (nothing spent)
+	//   r.Scope not within the family scope  → ErrScopeNotGranted (nothing spent)
+	Rotate(ctx context.Context, r Rotation) (Family, error)
+	// FamilyByToken returns the family a token hash (spent or not) belongs to, or ErrNotFound.
+	FamilyByToken(ctx context.Context, hash string) (Family, error)
+	// RevokeFamily ends a family: none of its tokens refresh again. Revoking an unknown or already
+	// revoked family is not an error.
+	RevokeFamily(ctx context.Context, familyID string) error
+	// RevokeUserFamilies ends every family of a user and returns how many were live.
+	RevokeUserFamilies(ctx context.Context, userID string) (int, error)
+}
+
+// Key states, in lifecycle order; see DESIGN.md "Key lifecycle".
+const (
+	KeyNext    = "next"
+	KeyActive  = "active"
+	KeyRetired = "retired"
+	KeyRevoked = "revoked"
+)
+
+// Key is one signing key as stored: public half in the clear, private half sealed.
+type Key struct {
+	KID         string // RFC 7638 thumbprint
+	Alg         string // JWS algorithm, e.g. ES256
+	State       string // KeyNext, KeyActive, KeyRetired or KeyRevoked
+	PublicJWK   []byte // the public JWK as JSON
+	Sealed      []byte // the private key, encrypted with the key-encryption key
+	KEKID       string // which key-encryption key sealed it
+	CreatedAt   time.Time
+	ActivatesAt time.Time // earliest safe activation (published long enough); zero once active
+	RetiresAt   time.Time // when it stopped (or will stop) signing; zero while next/active
+	RemoveAt    time.Time // when it may leave the JWKS; zero until retired or revoked
+}
+
+// KeySet is the whole key set with a version for compare-and-swap. Version 0 means "none stored".
+type KeySet struct {
+	Version int64
+	Keys    []Key
+}
+
+// KeyStore keeps the key set. Writers replace the set as a whole with compare-and-swap, which is
+// also the fencing check that stops a paused rotator from overwriting a newer set.
+type KeyStore interface {
+	// KeySet returns the stored set; Version 0 and no keys when nothing was stored yet.
+	KeySet(ctx context.Context) (KeySet, error)
+	// SwapKeySet stores keys if the stored version still equals expected and returns the new
+	// version; ErrConflict otherwise.
+	SwapKeySet(ctx context.Context, expected int64, keys []Key) (int64, error)
+}
+
+// SecretStore keeps small named values (sealed by the caller) that every replica must agree on.
+type SecretStore interface {
+	// LoadOrStoreSecret stores value under name unless one exists, and returns the stored value.
+	LoadOrStoreSecret(ctx context.Context, name string, value []byte) ([]byte, error)
+}
+
+// Store is everything a backend provides.
+type Store interface {
+	UserStore
+	ClientStore
+	RefreshStore
+	KeyStore
+	SecretStore
+	// Ping reports whether the store can be reached.
+	Ping(ctx context.Context) error
+	io.Closer
+}
