@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/issuer-dev/issuer/internal/password"
+	"github.com/issuer-dev/issuer/issuer"
+	"github.com/issuer-dev/issuer/rotation"
+)
+
+func serveCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the server: the public API on listen, health and admin on admin_listen",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
+			return serve(ctx, cmd, log)
+		},
+	}
+}
+
+func serve(ctx context.Context, cmd *cobra.Command, log *slog.Logger) error {
+	e, err := openEnv(cmd, log)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	cfg := e.cfg
+
+	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	keys := rotation.NewManager(e.store, rotation.Lifecycle{
+		Policy:  rotation.NewPolicy(cfg.Rotation.Period, cfg.Tokens.AccessTTL),
+		Alg:     cfg.Signing.Algorithm,
+		RSABits: cfg.Signing.RSABits,
+		Sealer:  e.sealer,
+	}, nil, log)
+	if err := keys.Start(startCtx); err != nil {
+		return err
+	}
+	clients, err := e.clientHasher(startCtx)
+	if err != nil {
+		return err
+	}
+	checker, err := password.NewChecker(cfg.Passwords.BcryptCost)
+	if err != nil {
+		return err
+	}
+	srv, err := issuer.New(issuer.Config{
+		IssuerURL:      cfg.IssuerURL,
+		AccessTTL:      cfg.Tokens.AccessTTL,
+		RefreshTTL:     cfg.Tokens.RefreshTTL,
+		RefreshIdleTTL: cfg.Tokens.RefreshIdleTTL,
+	}, issuer.Deps{Store: e.store, Keys: keys, Passwords: checker, Clients: clients, Log: log})
+	if err != nil {
+		return err
+	}
+
+	public := newHTTPServer(srv.Handler())
+	admin := newHTTPServer(adminHandler(e, keys))
+	pubLn, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	admLn, err := net.Listen("tcp", cfg.AdminListen)
+	if err != nil {
+		pubLn.Close()
+		return err
+	}
+	log.Info("issuer serving", "listen", pubLn.Addr().String(), "admin_listen", admLn.Addr().String(),
+		"issuer_url", cfg.IssuerURL, "alg", keys.Current().Active.Alg, "kid", keys.Current().Active.KID)
+
+	errc := make(chan error, 2)
+	go func() { errc <- public.Serve(pubLn) }()
+	go func() { errc <- admin.Serve(admLn) }()
+	go reloadKeys(ctx, keys, log)
+
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	log.Info("shutting down: draining in-flight requests")
+	shutCtx, cancelShut := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancelShut()
+	_ = public.Shutdown(shutCtx)
+	_ = admin.Shutdown(shutCtx)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// newHTTPServer bounds every phase of a connection so slow clients cannot hold resources.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+	}
+}
+
+// reloadKeys picks up key-set changes made by other processes (the CLI, other replicas).
+func reloadKeys(ctx context.Context, keys *rotation.Manager, log *slog.Logger) {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if err := keys.Reload(rctx); err != nil {
+				log.Warn("could not reload the key set", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// adminHandler serves health and readiness. The admin API proper (keys) needs admin_token.
+func adminHandler(e *env, keys *rotation.Manager) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(w, http.StatusOK, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := e.store.Ping(ctx); err != nil {
+			writeStatus(w, http.StatusServiceUnavailable, "store unreachable")
+			return
+		}
+		if keys.Current() == nil {
+			writeStatus(w, http.StatusServiceUnavailable, "keys not loaded")
+			return
+		}
+		writeStatus(w, http.StatusOK, "ready")
+	})
+	mux.HandleFunc("/admin/", func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(w, http.StatusForbidden, "the admin API is not available yet")
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(w, http.StatusNotFound, "no such endpoint")
+	})
+	return mux
+}
+
+func writeStatus(w http.ResponseWriter, code int, status string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(`{"status":"` + status + `"}` + "\n"))
+}

@@ -1,0 +1,54 @@
+package issuer
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/issuer-dev/issuer/rotation"
+)
+
+// metadata is RFC 8414 / OpenID Connect Discovery 1.0.
+type metadata struct {
+	Issuer                            string   `json:"issuer"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	RevocationEndpoint                string   `json:"revocation_endpoint"`
+	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
+	UserinfoEndpoint                  string   `json:"userinfo_endpoint"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	ScopesSupported                   []string `json:"scopes_supported"`
+	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	SubjectTypesSupported             []string `json:"subject_types_supported"`
+	ClaimsSupported                   []string `json:"claims_supported"`
+}
+
+func (s *Server) discoveryDocument() ([]byte, error) {
+	base := s.cfg.IssuerURL
+	return json.Marshal(metadata{
+		Issuer:                            base,
+		TokenEndpoint:                     base + "/token",
+		JWKSURI:                           base + "/.well-known/jwks.json",
+		RevocationEndpoint:                base + "/revoke",
+		IntrospectionEndpoint:             base + "/introspect",
+		UserinfoEndpoint:                  base + "/userinfo",
+		GrantTypesSupported:               []string{GrantPassword, GrantRefreshToken, GrantClientCredentials},
+		TokenEndpointAuthMethodsSupported: []string{authBasic, authPost, authNone},
+		ScopesSupported:                   []string{"openid"},
+		IDTokenSigningAlgValuesSupported:  rotation.Algorithms,
+		// No authorization endpoint: "token" is the closest honest value for a server whose
+		// tokens come only from the token endpoint. OpenID Discovery requires the field.
+		ResponseTypesSupported: []string{"token"},
+		SubjectTypesSupported:  []string{"public"},
+		ClaimsSupported:        []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "auth_time", "roles", "at_hash"},
+	})
+}
+
+func (s *Server) handleDiscovery(w http.ResponseWriter, _ *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "public, max-age=3600")
+	h.Set("Access-Control-Allow-Origin", "*")
+	_, _ = w.Write(s.discovery)
+}

@@ -1,0 +1,170 @@
+package issuer
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/issuer-dev/issuer/internal/password"
+	"github.com/issuer-dev/issuer/internal/secrets"
+	"github.com/issuer-dev/issuer/storage"
+)
+
+// subject is whom a token speaks for.
+type subject struct {
+	id       string // sub
+	username string
+	roles    []string
+	claims   map[string]string
+	authTime int64 // unix seconds; 0 for a client acting for itself
+}
+
+// passwordGrant is RFC 6749 §4.3.
+func (s *Server) passwordGrant(req *tokenRequest) (grantResult, *Error) {
+	username, pw := req.params["username"], req.params["password"]
+	if username == "" || pw == "" {
+		return grantResult{}, badRequest(ErrInvalidRequest, "username and password are required")
+	}
+	if len(pw) > password.MaxLen {
+		return grantResult{}, badRequest(ErrInvalidRequest, password.ErrTooLong.Error())
+	}
+	wrong := badRequest(ErrInvalidGrant, "wrong username or password")
+	ctx, cancel := s.storeContext(req.r)
+	defer cancel()
+	u, err := s.store.UserByName(ctx, username)
+	if errors.Is(err, storage.ErrNotFound) {
+		s.passwords.Check(nil, pw) // as slow as a wrong password
+		return grantResult{}, wrong
+	}
+	if err != nil {
+		s.storeFailed("user lookup", err)
+		return grantResult{}, unavailable()
+	}
+	ok, upgrade := s.passwords.Check(u.PasswordHash, pw)
+	if !ok {
+		return grantResult{}, wrong
+	}
+	now := s.now()
+	if upgrade {
+		s.upgradeHash(req.r, u, pw)
+	}
+	scope := req.scope
+	if scope == nil {
+		scope = defaultScope(req.client)
+	}
+	res := grantResult{
+		subject: subject{id: u.ID, username: u.Username, roles: u.Roles, claims: u.Claims, authTime: now.Unix()},
+		scope:   scope,
+		idToken: slices.Contains(scope, "openid"),
+	}
+	if slices.Contains(req.client.Grants, GrantRefreshToken) {
+		fam := storage.Family{
+			ID: secrets.NewID(), UserID: u.ID, ClientID: req.client.ID, Scope: scope,
+			AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL),
+			Username: u.Username, Roles: u.Roles, Claims: u.Claims,
+		}
+		tok := secrets.NewToken()
+		first := storage.RefreshToken{Hash: secrets.HashToken(tok), FamilyID: fam.ID, ExpiresAt: s.idleExpiry(now, fam.ExpiresAt)}
+		ctx, cancel := s.storeContext(req.r)
+		defer cancel()
+		if err := s.store.CreateFamily(ctx, fam, first); err != nil {
+			s.storeFailed("create refresh family", err)
+			return grantResult{}, unavailable()
+		}
+		res.refresh = tok
+	}
+	return res, nil
+}
+
+// upgradeHash replaces a hash made at a lower cost. Failure is logged, never fatal: the login
+// succeeded and the next one tries again.
+func (s *Server) upgradeHash(r *http.Request, u storage.User, pw string) {
+	hash, err := password.Hash(pw, s.passwords.Cost())
+	if err != nil {
+		return
+	}
+	ctx, cancel := s.storeContext(r)
+	defer cancel()
+	err = s.store.SetPasswordHash(ctx, u.ID, u.PasswordHash, hash, s.now())
+	switch {
+	case err == nil:
+		s.log.Info("upgraded password hash cost", "user_id", u.ID, "cost", s.passwords.Cost())
+	case errors.Is(err, storage.ErrConflict), errors.Is(err, storage.ErrNotFound):
+	default:
+		s.log.Warn("could not upgrade password hash", "user_id", u.ID, "err", err)
+	}
+}
+
+// idleExpiry is when a new refresh token expires unused: never after its family.
+func (s *Server) idleExpiry(now, familyEnd time.Time) time.Time {
+	if t := now.Add(s.cfg.RefreshIdleTTL); t.Before(familyEnd) {
+		return t
+	}
+	return familyEnd
+}
+
+// refreshGrant is RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14).
+func (s *Server) refreshGrant(req *tokenRequest) (grantResult, *Error) {
+	presented := req.params["refresh_token"]
+	if presented == "" {
+		return grantResult{}, badRequest(ErrInvalidRequest, "refresh_token is required")
+	}
+	now := s.now()
+	tok := secrets.NewToken()
+	ctx, cancel := s.storeContext(req.r)
+	defer cancel()
+	fam, err := s.store.Rotate(ctx, storage.Rotation{
+		Hash:     secrets.HashToken(presented),
+		ClientID: req.client.ID,
+		Scope:    req.scope,
+		Next:     storage.RefreshToken{Hash: secrets.HashToken(tok), ExpiresAt: now.Add(s.cfg.RefreshIdleTTL)},
+		Now:      now,
+	})
+	if err != nil {
+		return grantResult{}, s.refreshError(err)
+	}
+	scope := req.scope
+	if scope == nil {
+		scope = fam.Scope
+	}
+	return grantResult{
+		subject: subject{id: fam.UserID, username: fam.Username, roles: fam.Roles, claims: fam.Claims, authTime: fam.AuthTime.Unix()},
+		scope:   scope,
+		refresh: tok,
+		idToken: slices.Contains(scope, "openid"),
+	}, nil
+}
+
+// refreshError says why a refresh failed in words a client developer can act on.
+func (s *Server) refreshError(err error) *Error {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return badRequest(ErrInvalidGrant, "the refresh token is unknown or has expired; sign in again")
+	case errors.Is(err, storage.ErrTokenExpired):
+		return badRequest(ErrInvalidGrant, "the refresh token has expired; sign in again")
+	case errors.Is(err, storage.ErrFamilyRevoked):
+		return badRequest(ErrInvalidGrant, "the refresh token was revoked; sign in again")
+	case errors.Is(err, storage.ErrTokenSpent):
+		s.log.Warn("refresh token reuse detected; family revoked")
+		return badRequest(ErrInvalidGrant, "the refresh token was already used, so every token of this sign-in has been revoked (a reused token suggests theft); sign in again")
+	case errors.Is(err, storage.ErrClientMismatch):
+		return badRequest(ErrInvalidGrant, "the refresh token was issued to another client")
+	case errors.Is(err, storage.ErrScopeNotGranted):
+		return badRequest(ErrInvalidScope, "a refresh may only ask for scopes the sign-in granted")
+	}
+	s.storeFailed("rotate refresh token", err)
+	return unavailable()
+}
+
+// clientCredentialsGrant is RFC 6749 §4.4: the client acts for itself.
+func (s *Server) clientCredentialsGrant(req *tokenRequest) (grantResult, *Error) {
+	scope := req.scope
+	if scope == nil {
+		scope = defaultScope(req.client)
+	}
+	if slices.Contains(scope, "openid") {
+		return grantResult{}, badRequest(ErrInvalidScope, "openid needs a user; client_credentials cannot grant it")
+	}
+	return grantResult{subject: subject{id: req.client.ID}, scope: scope}, nil
+}
