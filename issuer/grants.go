@@ -30,22 +30,27 @@ func (s *Server) passwordGrant(req *tokenRequest) (grantResult, *Error) {
 		return grantResult{}, badRequest(ErrInvalidRequest, password.ErrTooLong.Error())
 	}
 	wrong := badRequest(ErrInvalidGrant, "wrong username or password")
+	now := s.now()
+	keys := newSignInKeys(req.r, username)
 	ctx, cancel := s.storeContext(req.r)
 	defer cancel()
-	u, err := s.store.UserByName(ctx, username)
-	if errors.Is(err, storage.ErrNotFound) {
-		s.passwords.Check(nil, pw) // as slow as a wrong password
-		return grantResult{}, wrong
+	if e := s.checkThrottle(ctx, keys, now); e != nil {
+		return grantResult{}, e
 	}
-	if err != nil {
+	u, err := s.store.UserByName(ctx, username)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		s.storeFailed("user lookup", err)
 		return grantResult{}, unavailable()
 	}
+	// An unknown user is compared against a dummy hash: as slow as a wrong password.
 	ok, upgrade := s.passwords.Check(u.PasswordHash, pw)
 	if !ok {
+		s.recordFailure(ctx, keys, now)
 		return grantResult{}, wrong
 	}
-	now := s.now()
+	if err := s.store.ResetFailures(ctx, keys.user); err != nil {
+		s.storeFailed("reset sign-in failures", err)
+	}
 	if upgrade {
 		s.upgradeHash(req.r, u, pw)
 	}

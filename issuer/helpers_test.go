@@ -60,6 +60,7 @@ type envOpts struct {
 	accessTTL  time.Duration
 	refreshTTL time.Duration
 	idleTTL    time.Duration
+	throttle   issuer.Throttle
 	seed       bool
 }
 
@@ -113,7 +114,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := issuer.New(issuer.Config{IssuerURL: testIssuer, AccessTTL: o.accessTTL, RefreshTTL: o.refreshTTL, RefreshIdleTTL: o.idleTTL},
+	srv, err := issuer.New(issuer.Config{IssuerURL: testIssuer, AccessTTL: o.accessTTL, RefreshTTL: o.refreshTTL, RefreshIdleTTL: o.idleTTL, Throttle: o.throttle},
 		issuer.Deps{Store: st, Keys: keys, Passwords: checker, Clients: hasher, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

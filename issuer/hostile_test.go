@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/issuer-dev/issuer/issuer"
 )
 
 // Hostile and malformed requests get a 4xx JSON error: never a 5xx, never a panic.
@@ -115,7 +117,7 @@ func FuzzTokenEndpoint(f *testing.F) {
 // The bound is generous (medians within a factor of 2) so that a noisy machine does not flake,
 // while a missing dummy comparison (unknown users answered in microseconds, ~100x faster) fails.
 func TestUnknownUserTakesAsLongAsWrongPassword(t *testing.T) {
-	e := newEnv(t, envOpts{cost: 8})
+	e := newEnv(t, envOpts{cost: 8, throttle: issuer.Throttle{AddrLimit: 1000, UserLimit: 1000}})
 	// alice's hash is at cost 4; give her one at the checker's cost so both paths compare at cost 8.
 	e.password("") // upgrades the hash to cost 8
 	const n = 15

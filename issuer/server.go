@@ -23,6 +23,7 @@ type Store interface {
 	storage.UserStore
 	storage.ClientStore
 	storage.RefreshStore
+	storage.ThrottleStore
 }
 
 // Keys gives the key set in use (rotation.Manager).
@@ -40,6 +41,8 @@ type Config struct {
 	// StoreTimeout bounds every store call of a request (default 2s), so an unreachable store
 	// gives a quick 503 instead of piling up requests.
 	StoreTimeout time.Duration
+	// Throttle limits failed sign-ins; zero fields take defaults.
+	Throttle Throttle
 }
 
 // Deps are the server's collaborators.
@@ -72,6 +75,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, errors.New("issuer: Store, Keys, Passwords and Clients are required")
 	}
 	cfg.IssuerURL = strings.TrimRight(cfg.IssuerURL, "/")
+	cfg.Throttle = cfg.Throttle.withDefaults()
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = 2 * time.Second
 	}

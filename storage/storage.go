@@ -1,7 +1,7 @@
 // Package storage declares what the issuer keeps and the small interfaces every backend satisfies.
 //
-// A backend is one type that implements UserStore, ClientStore, RefreshStore, KeyStore and
-// SecretStore (together: Store). Every method is safe for concurrent use by many goroutines and,
+// A backend is one type that implements UserStore, ClientStore, RefreshStore, KeyStore,
+// SecretStore and ThrottleStore (together: Store). Every method is safe for concurrent use by many goroutines and,
 // for backends shared between processes, by many processes. Outcomes a caller acts on come back as
 // the sentinel errors below, matched with errors.Is; anything else is an infrastructure failure
 // (the store cannot be reached, a timeout) that callers report as "temporarily unavailable".
@@ -194,6 +194,20 @@ type SecretStore interface {
 	LoadOrStoreSecret(ctx context.Context, name string, value []byte) ([]byte, error)
 }
 
+// ThrottleStore counts failures (failed sign-ins) per key in fixed windows, so that every replica
+// sees the same counts. A window opens at a key's first failure and lasts the window given then;
+// once it has ended, the next failure opens a new one.
+type ThrottleStore interface {
+	// AddFailure counts one failure under key at now and returns the count in the key's current
+	// window and when that window ends.
+	AddFailure(ctx context.Context, key string, now time.Time, window time.Duration) (count int, ends time.Time, err error)
+	// Failures returns the count in key's window at now and its end; 0 and the zero time when the
+	// key has no window open at now.
+	Failures(ctx context.Context, key string, now time.Time) (count int, ends time.Time, err error)
+	// ResetFailures forgets key's failures. Resetting an unknown key is not an error.
+	ResetFailures(ctx context.Context, key string) error
+}
+
 // Store is everything a backend provides.
 type Store interface {
 	UserStore
@@ -201,6 +215,7 @@ type Store interface {
 	RefreshStore
 	KeyStore
 	SecretStore
+	ThrottleStore
 	// Ping reports whether the store can be reached.
 	Ping(ctx context.Context) error
 	io.Closer

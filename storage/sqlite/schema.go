@@ -76,6 +76,12 @@ CREATE TABLE signing_keys (
 	remove_at    INTEGER
 ) STRICT;
 
+CREATE TABLE throttle (
+	key        TEXT NOT NULL PRIMARY KEY,
+	count      INTEGER NOT NULL,
+	window_end INTEGER NOT NULL
+) STRICT;
+
 CREATE TABLE secrets (
 	name  TEXT NOT NULL PRIMARY KEY,
 	value BLOB

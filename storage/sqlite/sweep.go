@@ -9,7 +9,8 @@ import (
 )
 
 // Sweep removes the refresh-token families whose absolute expiry is at or before now, with all
-// their tokens, spent or not, and returns how many rows (families and tokens) it removed. Nothing
+// their tokens, spent or not, and the throttle windows that have ended, and returns how many rows
+// it removed. Nothing
 // it removes could still refresh: Rotate would answer storage.ErrTokenExpired for it. Families that
 // are alive keep their spent tokens, which reuse detection needs.
 //
@@ -23,7 +24,11 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
 			return removed, fmt.Errorf("sqlite: sweep expired refresh families: %w", err)
 		}
 		if !more {
-			return removed, nil
+			windows, err := affected(s.rw.ExecContext(ctx, `DELETE FROM throttle WHERE window_end <= ?`, now.UnixMilli()))
+			if err != nil {
+				return removed, fmt.Errorf("sqlite: sweep ended throttle windows: %w", err)
+			}
+			return removed + int(windows), nil
 		}
 	}
 }

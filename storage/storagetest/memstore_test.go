@@ -26,6 +26,12 @@ type memStore struct {
 	tokens   map[string]*memToken // by hash
 	keys     storage.KeySet
 	secrets  map[string][]byte
+	throttle map[string]memWindow
+}
+
+type memWindow struct {
+	count int
+	ends  time.Time
 }
 
 type memFamily struct {
@@ -49,7 +55,36 @@ func newMemStore(mutant string) *memStore {
 		families: map[string]*memFamily{},
 		tokens:   map[string]*memToken{},
 		secrets:  map[string][]byte{},
+		throttle: map[string]memWindow{},
 	}
+}
+
+func (m *memStore) AddFailure(_ context.Context, key string, now time.Time, window time.Duration) (int, time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w := m.throttle[key]
+	if !now.Before(w.ends) {
+		w = memWindow{ends: now.Add(window).UTC()}
+	}
+	w.count++
+	m.throttle[key] = w
+	return w.count, w.ends, nil
+}
+
+func (m *memStore) Failures(_ context.Context, key string, now time.Time) (int, time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if w := m.throttle[key]; now.Before(w.ends) {
+		return w.count, w.ends, nil
+	}
+	return 0, time.Time{}, nil
+}
+
+func (m *memStore) ResetFailures(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.throttle, key)
+	return nil
 }
 
 func (m *memStore) is(mutant string) bool { return m.mutant == mutant }

@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("RefreshConcurrency", func(t *testing.T) { testRefreshConcurrency(t, newStore) })
 	t.Run("Keys", func(t *testing.T) { testKeys(t, newStore) })
 	t.Run("Secrets", func(t *testing.T) { testSecrets(t, newStore) })
+	t.Run("Throttle", func(t *testing.T) { testThrottle(t, newStore) })
 	t.Run("Ping", func(t *testing.T) {
 		s := newStore(t)
 		if err := s.Ping(t.Context()); err != nil {
