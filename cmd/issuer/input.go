@@ -18,10 +18,12 @@ func readSecret(cmd *cobra.Command, fromStdin bool, what string) (string, error)
 	if fromStdin {
 		return readLine(cmd.InOrStdin())
 	}
-	fd := int(os.Stdin.Fd())
-	if !term.IsTerminal(fd) {
+	// The prompt reads the command's own input (cmd.SetIn), never a different os.Stdin.
+	in, ok := cmd.InOrStdin().(*os.File)
+	if !ok || !term.IsTerminal(int(in.Fd())) {
 		return "", fmt.Errorf("standard input is not a terminal: pipe the %s with --%s-stdin", what, what)
 	}
+	fd := int(in.Fd())
 	fmt.Fprintf(cmd.ErrOrStderr(), "New %s: ", what)
 	first, err := term.ReadPassword(fd)
 	fmt.Fprintln(cmd.ErrOrStderr())
@@ -40,15 +42,21 @@ func readSecret(cmd *cobra.Command, fromStdin bool, what string) (string, error)
 	return string(first), nil
 }
 
-// readLine reads one line, without its line ending.
+// maxLine is the longest line readLine accepts, in bytes.
+const maxLine = 4096
+
+// readLine reads one line, without its line ending. A longer line is refused, never cut short.
 func readLine(r io.Reader) (string, error) {
-	line, err := bufio.NewReader(io.LimitReader(r, 4096)).ReadString('\n')
+	line, err := bufio.NewReader(io.LimitReader(r, maxLine+1)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", err
 	}
 	line = strings.TrimRight(line, "\r\n")
 	if line == "" {
 		return "", errors.New("standard input held no line")
+	}
+	if len(line) > maxLine {
+		return "", fmt.Errorf("the line on standard input is longer than %d bytes", maxLine)
 	}
 	return line, nil
 }
