@@ -122,12 +122,7 @@ func clientsListCmd() *cobra.Command {
 		Use:   "list",
 		Short: "List clients",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := openEnv(cmd, nil)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
+		RunE: withEnv(func(cmd *cobra.Command, _ []string, e *env) error {
 			list, err := e.store.ListClients(cmd.Context())
 			if err != nil {
 				return err
@@ -142,7 +137,7 @@ func clientsListCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, kind, strings.Join(c.Grants, ","), strings.Join(c.Scopes, ","), strings.Join(c.Audiences, ","))
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 }
 
@@ -151,12 +146,7 @@ func clientsDeleteCmd() *cobra.Command {
 		Use:   "delete ID",
 		Short: "Delete a client",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := openEnv(cmd, nil)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
+		RunE: withEnv(func(cmd *cobra.Command, args []string, e *env) error {
 			if err := e.store.DeleteClient(cmd.Context(), args[0]); err != nil {
 				if errors.Is(err, storage.ErrNotFound) {
 					return fmt.Errorf("no client %q", args[0])
@@ -165,6 +155,6 @@ func clientsDeleteCmd() *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "deleted client %s\n", args[0])
 			return nil
-		},
+		}),
 	}
 }

@@ -64,6 +64,18 @@ func openEnv(cmd *cobra.Command, log *slog.Logger) (*env, error) {
 
 func (e *env) Close() error { return e.store.Close() }
 
+// withEnv runs a subcommand body with the store open, closing it afterwards.
+func withEnv(run func(cmd *cobra.Command, args []string, e *env) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		e, err := openEnv(cmd, nil)
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		return run(cmd, args, e)
+	}
+}
+
 // clientHasher loads the key client secrets are hashed with.
 func (e *env) clientHasher(ctx context.Context) (*secrets.ClientHasher, error) {
 	return secrets.LoadClientHasher(ctx, e.store, e.sealer)

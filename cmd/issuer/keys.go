@@ -14,12 +14,7 @@ func keysCmd() *cobra.Command {
 		Use:   "list",
 		Short: "List signing keys: kid, alg, state and lifecycle times",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := openEnv(cmd, nil)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
+		RunE: withEnv(func(cmd *cobra.Command, _ []string, e *env) error {
 			set, err := e.store.KeySet(cmd.Context())
 			if err != nil {
 				return err
@@ -34,7 +29,7 @@ func keysCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, k.State, stamp(k.CreatedAt), stamp(k.ActivatesAt), stamp(k.RetiresAt))
 			}
 			return tw.Flush()
-		},
+		}),
 	})
 	return c
 }

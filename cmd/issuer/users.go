@@ -101,12 +101,7 @@ func usersListCmd() *cobra.Command {
 		Use:   "list",
 		Short: "List users",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			e, err := openEnv(cmd, nil)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
+		RunE: withEnv(func(cmd *cobra.Command, _ []string, e *env) error {
 			users, err := e.store.ListUsers(cmd.Context())
 			if err != nil {
 				return err
@@ -117,7 +112,7 @@ func usersListCmd() *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Username, u.ID, strings.Join(u.Roles, ","), u.CreatedAt.Format(time.RFC3339))
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 }
 
@@ -126,12 +121,7 @@ func usersDeleteCmd() *cobra.Command {
 		Use:   "delete NAME",
 		Short: "Delete a user and end their sessions",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := openEnv(cmd, nil)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
+		RunE: withEnv(func(cmd *cobra.Command, args []string, e *env) error {
 			u, err := lookupUser(cmd, e, args[0])
 			if err != nil {
 				return err
@@ -144,7 +134,7 @@ func usersDeleteCmd() *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "deleted user %s\n", u.Username)
 			return nil
-		},
+		}),
 	}
 }
 
@@ -154,12 +144,7 @@ func usersPasswdCmd() *cobra.Command {
 		Use:   "passwd NAME",
 		Short: "Set a user's password and end their sessions",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := openEnv(cmd, nil)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
+		RunE: withEnv(func(cmd *cobra.Command, args []string, e *env) error {
 			u, err := lookupUser(cmd, e, args[0])
 			if err != nil {
 				return err
@@ -181,7 +166,7 @@ func usersPasswdCmd() *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "password changed for %s; %d session(s) ended\n", u.Username, n)
 			return nil
-		},
+		}),
 	}
 	c.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from one line of standard input")
 	return c
@@ -192,12 +177,7 @@ func usersRevokeCmd() *cobra.Command {
 		Use:   "revoke-sessions NAME",
 		Short: "End all of a user's sessions (their refresh tokens stop working)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := openEnv(cmd, nil)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
+		RunE: withEnv(func(cmd *cobra.Command, args []string, e *env) error {
 			u, err := lookupUser(cmd, e, args[0])
 			if err != nil {
 				return err
@@ -208,7 +188,7 @@ func usersRevokeCmd() *cobra.Command {
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d session(s) of %s ended\n", n, u.Username)
 			return nil
-		},
+		}),
 	}
 }
 
