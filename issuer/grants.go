@@ -32,18 +32,14 @@ func (s *Server) passwordGrant(req *tokenRequest) (grantResult, *Error) {
 	wrong := badRequest(ErrInvalidGrant, "wrong username or password")
 	now := s.now()
 	keys := newSignInKeys(req.r, username)
-	ctx, cancel := s.storeContext(req.r)
-	defer cancel()
-	if e := s.checkThrottle(ctx, keys, now); e != nil {
+	u, e := s.signInUser(req.r, keys, now, username)
+	if e != nil {
 		return grantResult{}, e
-	}
-	u, err := s.store.UserByName(ctx, username)
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		s.storeFailed("user lookup", err)
-		return grantResult{}, unavailable()
 	}
 	// An unknown user is compared against a dummy hash: as slow as a wrong password.
 	ok, upgrade := s.passwords.Check(u.PasswordHash, pw)
+	ctx, cancel := s.storeContext(req.r) // a fresh deadline: bcrypt took its time
+	defer cancel()
 	if !ok {
 		s.recordFailure(ctx, keys, now)
 		return grantResult{}, wrong
@@ -71,8 +67,6 @@ func (s *Server) passwordGrant(req *tokenRequest) (grantResult, *Error) {
 		}
 		tok := secrets.NewToken()
 		first := storage.RefreshToken{Hash: secrets.HashToken(tok), FamilyID: fam.ID, ExpiresAt: s.idleExpiry(now, fam.ExpiresAt)}
-		ctx, cancel := s.storeContext(req.r)
-		defer cancel()
 		if err := s.store.CreateFamily(ctx, fam, first); err != nil {
 			s.storeFailed("create refresh family", err)
 			return grantResult{}, unavailable()
@@ -80,6 +74,21 @@ func (s *Server) passwordGrant(req *tokenRequest) (grantResult, *Error) {
 		res.refresh = tok
 	}
 	return res, nil
+}
+
+// signInUser checks the throttle and loads the user; an unknown user comes back as the zero User.
+func (s *Server) signInUser(r *http.Request, keys signInKeys, now time.Time, username string) (storage.User, *Error) {
+	ctx, cancel := s.storeContext(r)
+	defer cancel()
+	if e := s.checkThrottle(ctx, keys, now); e != nil {
+		return storage.User{}, e
+	}
+	u, err := s.store.UserByName(ctx, username)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		s.storeFailed("user lookup", err)
+		return storage.User{}, unavailable()
+	}
+	return u, nil
 }
 
 // upgradeHash replaces a hash made at a lower cost. Failure is logged, never fatal: the login
