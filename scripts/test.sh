@@ -6,6 +6,18 @@ cd "$(dirname "$0")/.."
 
 command -v go >/dev/null || { echo "test: Go is not installed (https://go.dev/doc/install)" >&2; exit 1; }
 
+# The Redis tests start their own throwaway redis-server; they need the binary.
+if ! command -v redis-server >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing redis-server"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  else
+    echo "test: redis-server is missing; install it (Debian: apt-get install redis-server)." >&2
+    if [ "${CI:-}" = true ]; then exit 1; fi
+    echo "test: continuing; the Redis tests will be skipped." >&2
+  fi
+fi
+
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; exit 1; fi
