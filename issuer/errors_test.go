@@ -2,11 +2,16 @@ package issuer_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/issuer-dev/issuer/issuer"
+	"github.com/issuer-dev/issuer/storage"
 )
 
 func TestErrorCodes(t *testing.T) {
@@ -80,25 +85,100 @@ func TestUnknownUserAndWrongPasswordLookAlike(t *testing.T) {
 	}
 }
 
-func TestStoreDownAnswers503(t *testing.T) {
-	e := newEnv(t, envOpts{})
-	tok := e.password("").str("refresh_token")
-	e.store.Close()
-	for name, req := range map[string]request{
-		"password": {form: url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePass}}, basic: [2]string{"web", webSecret}},
-		"refresh":  {form: url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok}}, basic: [2]string{"web", webSecret}},
-	} {
-		req.path = "/token"
-		r := e.do(req)
-		if r.status != http.StatusServiceUnavailable || r.str("error") != "temporarily_unavailable" || r.header.Get("Retry-After") == "" {
-			t.Fatalf("%s with the store down: %d %s", name, r.status, r.body)
-		}
+// failingStore fails one store operation as an unreachable store would.
+type failingStore struct {
+	issuer.Store
+	op string
+}
+
+var errUnreachable = errors.New("dial tcp: connection refused")
+
+func (f failingStore) fail(op string) error {
+	if f.op == op {
+		return errUnreachable
 	}
-	// JWKS and discovery are served from memory.
+	return nil
+}
+
+func (f failingStore) Client(ctx context.Context, id string) (storage.Client, error) {
+	if err := f.fail("Client"); err != nil {
+		return storage.Client{}, err
+	}
+	return f.Store.Client(ctx, id)
+}
+
+func (f failingStore) UserByName(ctx context.Context, name string) (storage.User, error) {
+	if err := f.fail("UserByName"); err != nil {
+		return storage.User{}, err
+	}
+	return f.Store.UserByName(ctx, name)
+}
+
+func (f failingStore) Failures(ctx context.Context, key string, now time.Time) (int, time.Time, error) {
+	if err := f.fail("Failures"); err != nil {
+		return 0, time.Time{}, err
+	}
+	return f.Store.Failures(ctx, key, now)
+}
+
+func (f failingStore) CreateFamily(ctx context.Context, fam storage.Family, first storage.RefreshToken) error {
+	if err := f.fail("CreateFamily"); err != nil {
+		return err
+	}
+	return f.Store.CreateFamily(ctx, fam, first)
+}
+
+func (f failingStore) Rotate(ctx context.Context, r storage.Rotation) (storage.Family, error) {
+	if err := f.fail("Rotate"); err != nil {
+		return storage.Family{}, err
+	}
+	return f.Store.Rotate(ctx, r)
+}
+
+// Whatever store call fails, the answer is 503 temporarily_unavailable with Retry-After, never a
+// 400 or 401 that would make a client throw away a good refresh token.
+func TestStoreFailureAnswers503(t *testing.T) {
+	for _, op := range []string{"Client", "UserByName", "Failures", "CreateFamily", "Rotate"} {
+		t.Run(op, func(t *testing.T) {
+			fs := &failingStore{}
+			e := newEnv(t, envOpts{wrap: func(s issuer.Store) issuer.Store { fs.Store = s; return fs }})
+			tok := e.password("").str("refresh_token")
+			fs.op = op
+			for name, req := range map[string]request{
+				"password": {form: url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePass}}, basic: [2]string{"web", webSecret}},
+				"refresh":  {form: url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok}}, basic: [2]string{"web", webSecret}},
+			} {
+				if uses := op == "Client" || op == "Rotate" && name == "refresh" || op != "Rotate" && name == "password"; !uses {
+					continue // this grant does not call op
+				}
+				req.path = "/token"
+				r := e.do(req)
+				if r.status != http.StatusServiceUnavailable || r.str("error") != "temporarily_unavailable" || r.header.Get("Retry-After") == "" {
+					t.Fatalf("%s with %s failing: %d %s", name, op, r.status, r.body)
+				}
+				if strings.Contains(string(r.body), "connection refused") {
+					t.Fatalf("the store's error reached the client: %s", r.body)
+				}
+			}
+			fs.op = ""
+			if r := e.refresh(tok); r.status != http.StatusOK {
+				t.Fatalf("the refresh token did not survive the outage: %d %s", r.status, r.body)
+			}
+		})
+	}
+}
+
+func TestStoreDownKeepsJWKSAndDiscovery(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	e.store.Close()
 	for _, p := range []string{"/.well-known/jwks.json", "/.well-known/openid-configuration"} {
 		if r := e.do(request{method: http.MethodGet, path: p}); r.status != http.StatusOK {
-			t.Fatalf("%s with the store down: %d", p, r.status)
+			t.Fatalf("%s with the store closed: %d", p, r.status)
 		}
+	}
+	r := e.do(request{path: "/token", form: url.Values{"grant_type": {"client_credentials"}}, basic: [2]string{"service", serviceToken}})
+	if r.status != http.StatusServiceUnavailable {
+		t.Fatalf("token with the store closed: %d %s", r.status, r.body)
 	}
 }
 

@@ -138,9 +138,15 @@ func (s *Server) refreshGrant(req *tokenRequest) (grantResult, *Error) {
 	if err != nil {
 		return grantResult{}, s.refreshError(err)
 	}
+	if fam.CreatedAt.Before(req.client.CreatedAt) {
+		// The client was deleted and created again under the same id since this sign-in: the
+		// new client is not the one the user signed in to.
+		return grantResult{}, badRequest(ErrInvalidGrant, "the refresh token was issued to an earlier client with this id; sign in again")
+	}
 	scope := req.scope
 	if scope == nil {
-		scope = fam.Scope
+		// Keep the sign-in's scope, less what the client may no longer ask for.
+		scope = slices.DeleteFunc(slices.Clone(fam.Scope), func(sc string) bool { return !slices.Contains(req.client.Scopes, sc) })
 	}
 	return grantResult{
 		subject: subject{id: fam.UserID, username: fam.Username, roles: fam.Roles, claims: fam.Claims, authTime: fam.AuthTime.Unix()},

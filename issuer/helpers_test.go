@@ -62,6 +62,8 @@ type envOpts struct {
 	idleTTL    time.Duration
 	throttle   issuer.Throttle
 	seed       bool
+	// wrap, when set, stands between the server and the store (fault injection).
+	wrap func(issuer.Store) issuer.Store
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -114,8 +116,12 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var serverStore issuer.Store = st
+	if o.wrap != nil {
+		serverStore = o.wrap(st)
+	}
 	srv, err := issuer.New(issuer.Config{IssuerURL: testIssuer, AccessTTL: o.accessTTL, RefreshTTL: o.refreshTTL, RefreshIdleTTL: o.idleTTL, Throttle: o.throttle},
-		issuer.Deps{Store: st, Keys: keys, Passwords: checker, Clients: hasher, Now: clk.Now})
+		issuer.Deps{Store: serverStore, Keys: keys, Passwords: checker, Clients: hasher, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +146,7 @@ func (e *env) seed(h *secrets.ClientHasher) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	now := time.Now()
+	now := e.clock.Now()
 	must(e.t, e.store.CreateUser(ctx, storage.User{ID: secrets.NewID(), Username: "alice", PasswordHash: hash,
 		Roles: []string{"admin", "dev"}, Claims: map[string]string{"team": "blue", "sub": "forged"}, CreatedAt: now, UpdatedAt: now}))
 	all := []string{issuer.GrantPassword, issuer.GrantRefreshToken, issuer.GrantClientCredentials}

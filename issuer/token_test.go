@@ -1,6 +1,7 @@
 package issuer_test
 
 import (
+	"context"
 	"crypto"
 	"encoding/base64"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/issuer-dev/issuer/rotation"
+	"github.com/issuer-dev/issuer/storage"
 )
 
 var allAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512, jose.ES256, jose.ES384, jose.ES512, jose.EdDSA}
@@ -293,3 +295,35 @@ func with(v url.Values, kv ...string) url.Values {
 }
 
 func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+func TestRefreshIsBoundToTheClient(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	t.Run("public client", func(t *testing.T) {
+		login := e.do(request{path: "/token", form: url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {alicePass}, "client_id": {"spa"}}})
+		r := e.do(request{path: "/refresh", form: url.Values{"refresh_token": {login.str("refresh_token")}, "client_id": {"spa"}}})
+		if r.status != http.StatusOK || r.str("refresh_token") == "" {
+			t.Fatalf("public refresh: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("another client", func(t *testing.T) {
+		tok := e.password("").str("refresh_token")
+		r := e.do(request{path: "/token", form: url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok}, "client_id": {"spa"}}})
+		if r.status != http.StatusBadRequest || r.str("error") != "invalid_grant" || !strings.Contains(r.str("error_description"), "another client") {
+			t.Fatalf("refresh through another client: %d %s", r.status, r.body)
+		}
+		if r := e.refresh(tok); r.status != http.StatusOK {
+			t.Fatalf("the rightful client's refresh after the refused one: %d %s", r.status, r.body)
+		}
+	})
+	t.Run("client deleted and created again", func(t *testing.T) {
+		tok := e.password("read write").str("refresh_token")
+		ctx := context.Background()
+		must(t, e.store.DeleteClient(ctx, "web"))
+		e.clock.Advance(time.Second)
+		must(t, e.store.CreateClient(ctx, storage.Client{ID: "web", Public: true, Grants: []string{"refresh_token"}, Scopes: []string{"read"}, CreatedAt: e.clock.Now()}))
+		r := e.do(request{path: "/token", form: url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok}, "client_id": {"web"}}})
+		if r.status != http.StatusBadRequest || r.str("error") != "invalid_grant" {
+			t.Fatalf("a new client with the old id spent an old sign-in's token: %d %s", r.status, r.body)
+		}
+	})
+}

@@ -40,6 +40,9 @@ func serve(ctx context.Context, cmd *cobra.Command, log *slog.Logger) error {
 	defer e.Close()
 	cfg := e.cfg
 
+	if cfg.Tokens.RefreshReuseGrace != 0 || cfg.Tokens.MaxSessionsPerUser != 0 {
+		log.Warn("tokens.refresh_reuse_grace and tokens.max_sessions_per_user are not implemented yet and are ignored")
+	}
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	keys := rotation.NewManager(e.store, rotation.Lifecycle{

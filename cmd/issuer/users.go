@@ -126,10 +126,12 @@ func usersDeleteCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := e.store.RevokeUserFamilies(cmd.Context(), u.ID); err != nil {
+			// Delete first: a sign-in racing with this command then fails, and the revocation
+			// below ends every session that started before.
+			if err := e.store.DeleteUser(cmd.Context(), u.Username); err != nil {
 				return err
 			}
-			if err := e.store.DeleteUser(cmd.Context(), u.Username); err != nil {
+			if _, err := e.store.RevokeUserFamilies(cmd.Context(), u.ID); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "deleted user %s\n", u.Username)

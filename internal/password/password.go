@@ -66,14 +66,18 @@ func (c *Checker) Cost() int { return c.cost }
 // Check reports whether pw matches hash, and whether the hash should be replaced by one at the
 // configured cost (it was made at a lower one). A nil hash stands for an unknown user: the dummy
 // hash is compared so that the answer takes as long as a wrong password, and it never matches.
+// A hash made at a lower cost is followed by a dummy comparison too, so that an answer never comes
+// faster than the configured cost allows: after an operator raises the cost, users whose hashes
+// are not upgraded yet must not stand out from unknown users by answering faster.
 func (c *Checker) Check(hash []byte, pw string) (ok, upgrade bool) {
 	if hash == nil {
 		_ = bcrypt.CompareHashAndPassword(c.dummy, []byte(pw))
 		return false, false
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(pw)) != nil {
-		return false, false
+	ok = bcrypt.CompareHashAndPassword(hash, []byte(pw)) == nil
+	if cost, err := bcrypt.Cost(hash); err != nil || cost < c.cost {
+		_ = bcrypt.CompareHashAndPassword(c.dummy, []byte(pw))
+		return ok, ok && err == nil
 	}
-	cost, err := bcrypt.Cost(hash)
-	return true, err == nil && cost < c.cost
+	return ok, false
 }
