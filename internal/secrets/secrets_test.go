@@ -1,0 +1,57 @@
+package secrets
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/issuer-dev/issuer/rotation"
+	"github.com/issuer-dev/issuer/storage/sqlite"
+)
+
+func TestTokensAndIDs(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		tok := NewToken()
+		if len(tok) != 43 || seen[tok] {
+			t.Fatalf("token %q: want 43 unique characters (256 bits)", tok)
+		}
+		seen[tok] = true
+		if h := HashToken(tok); h == tok || len(h) != 43 || HashToken(tok) != h {
+			t.Fatalf("hash %q of %q", h, tok)
+		}
+	}
+	if len(NewID()) != 22 || len(NewClientSecret()) != 43 {
+		t.Fatal("id or secret of the wrong length")
+	}
+}
+
+func TestClientHasher(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sealer, _ := rotation.NewSealer(bytes.Repeat([]byte{7}, 32))
+	ctx := context.Background()
+	a, err := LoadClientHasher(ctx, st, sealer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadClientHasher(ctx, st, sealer) // a second process loads the same key
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := a.Hash("secret")
+	if !b.Verify(h, "secret") || b.Verify(h, "Secret") || b.Verify(nil, "") || b.Verify(h[:16], "secret") {
+		t.Fatal("Verify")
+	}
+	if bytes.Equal(h, NewClientHasher(bytes.Repeat([]byte{1}, 32)).Hash("secret")) {
+		t.Fatal("the hash does not depend on the key")
+	}
+	other, _ := rotation.NewSealer(bytes.Repeat([]byte{8}, 32))
+	if _, err := LoadClientHasher(ctx, st, other); err == nil {
+		t.Fatal("the key opened with another key-encryption key")
+	}
+}
