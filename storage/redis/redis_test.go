@@ -1,0 +1,223 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/issuer-dev/issuer/internal/redistest"
+	"github.com/issuer-dev/issuer/storage"
+	"github.com/issuer-dev/issuer/storage/storagetest"
+)
+
+// open starts a fresh redis-server for t and opens a Store on it.
+func open(t testing.TB) (*Store, *redistest.Server) {
+	t.Helper()
+	srv := redistest.Start(t)
+	s, err := Open(t.Context(), srv.URL())
+	if err != nil {
+		t.Fatalf("Open(%s): %v", srv.URL(), err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, srv
+}
+
+func TestConformance(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storage.Store {
+		s, _ := open(t)
+		return s
+	})
+}
+
+func TestOpen(t *testing.T) {
+	cases := []struct {
+		name string
+		url  string
+	}{
+		{"bad scheme", "http://localhost:6379"},
+		{"no such socket", "unix://" + t.TempDir() + "/none.sock"},
+		{"nothing listening", "redis://127.0.0.1:1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			s, err := Open(t.Context(), tc.url)
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open(%q) succeeded", tc.url)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("Open(%q) took %v to fail, want < 2s", tc.url, d)
+			}
+		})
+	}
+}
+
+// TestTTLs checks that every key whose data expires carries the right TTL, and reports the
+// memory one refresh token and one family take.
+func TestTTLs(t *testing.T) {
+	s, srv := open(t)
+	ctx, rdb := t.Context(), srv.Client()
+	now := time.Now().Truncate(time.Millisecond)
+	famEnd := now.Add(720 * time.Hour)
+
+	f := storage.Family{
+		ID: "2f1c9a7e-3b7d-4f5e-9a51-7b0c8d2e6f4a", UserID: "8c3e1f0a-5d2b-4c7e-b1a9-6e4f2d8c0b3a",
+		ClientID: "web", Scope: []string{"openid", "profile"},
+		AuthTime: now, CreatedAt: now, ExpiresAt: famEnd,
+		Username: "alice", Roles: []string{"reader"}, Claims: map[string]string{"team": "blue"},
+	}
+	h0 := "Xq3v9JcGd0H1bT7kq2mR8sWz5yN4pLfA6eUoCiVtBgM" // a base64url SHA-256, as the issuer stores it
+	h1 := "Yr4w0KdHe1I2cU8lr3nS9tXa6zO5qMgB7fVpDjWuChN"
+	err := s.CreateFamily(ctx, f, storage.RefreshToken{Hash: h0, FamilyID: f.ID, ExpiresAt: now.Add(168 * time.Hour)})
+	if err != nil {
+		t.Fatalf("CreateFamily: %v", err)
+	}
+	_, err = s.Rotate(ctx, storage.Rotation{Hash: h0, ClientID: "web",
+		Next: storage.RefreshToken{Hash: h1, ExpiresAt: now.Add(time.Hour + 168*time.Hour)}, Now: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
+	_, windowEnd, err := s.AddFailure(ctx, "u:alice", now, 5*time.Minute)
+	if err != nil {
+		t.Fatalf("AddFailure: %v", err)
+	}
+
+	for _, tc := range []struct {
+		name, key string
+		want      time.Time
+	}{
+		{"first (spent) token", tokenKey(h0), famEnd},
+		{"successor token", tokenKey(h1), famEnd},
+		{"family", familyKey(f.ID), famEnd},
+		{"user's family index", userFamiliesKey(f.UserID), famEnd},
+		{"throttle window", throttleKey("u:alice"), windowEnd},
+	} {
+		got, err := rdb.PExpireTime(ctx, tc.key).Result()
+		if err != nil {
+			t.Fatalf("PEXPIRETIME %s: %v", tc.key, err)
+		}
+		if want := time.Duration(tc.want.UnixMilli()) * time.Millisecond; got != want {
+			t.Errorf("%s (%s) expires at %v, want %v", tc.name, tc.key, got, want)
+		}
+	}
+
+	// A later, longer family extends the user's index; an earlier one does not shorten it.
+	longer := f
+	longer.ID, longer.ExpiresAt = "fam-longer", famEnd.Add(time.Hour)
+	shorter := f
+	shorter.ID, shorter.ExpiresAt = "fam-shorter", famEnd.Add(-time.Hour)
+	for i, g := range []storage.Family{longer, shorter} {
+		tok := storage.RefreshToken{Hash: g.ID + "-0", ExpiresAt: g.ExpiresAt}
+		if err := s.CreateFamily(ctx, g, tok); err != nil {
+			t.Fatalf("CreateFamily %d: %v", i, err)
+		}
+	}
+	if got, _ := rdb.PExpireTime(ctx, userFamiliesKey(f.UserID)).Result(); got != time.Duration(longer.ExpiresAt.UnixMilli())*time.Millisecond {
+		t.Errorf("user's family index expires at %v, want the longest family's end %v", got, longer.ExpiresAt)
+	}
+
+	// Keys without an expiry have none.
+	if err := s.CreateUser(ctx, storage.User{ID: "u-1", Username: "alice"}); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	for _, key := range []string{userNamesKey, userKey("u-1")} {
+		if got, _ := rdb.PTTL(ctx, key).Result(); got != -1 {
+			t.Errorf("%s has TTL %v, want none", key, got)
+		}
+	}
+
+	for _, m := range []struct{ name, key string }{
+		{"refresh token (spent)", tokenKey(h0)},
+		{"refresh token (live)", tokenKey(h1)},
+		{"family", familyKey(f.ID)},
+	} {
+		n, err := rdb.MemoryUsage(ctx, m.key).Result()
+		if err != nil {
+			t.Fatalf("MEMORY USAGE %s: %v", m.key, err)
+		}
+		t.Logf("MEMORY USAGE of one %s: %d bytes", m.name, n)
+		if m.name != "family" && n >= 256 {
+			t.Errorf("a %s takes %d bytes, want < 256", m.name, n)
+		}
+	}
+}
+
+// TestPausedServer: with Redis stopped by SIGSTOP calls fail within 2 s, and once it continues
+// the same Store works again without being reopened.
+func TestPausedServer(t *testing.T) {
+	s, srv := open(t)
+	ctx := context.Background()
+	if err := s.CreateUser(ctx, storage.User{ID: "u-1", Username: "alice"}); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+
+	srv.Pause()
+	const callers = 30 // more than one connection's worth, so that the pool is exercised too
+	var wg sync.WaitGroup
+	errs := make([]error, callers)
+	took := make([]time.Duration, callers)
+	for i := range callers {
+		wg.Go(func() {
+			start := time.Now()
+			_, errs[i] = s.UserByName(ctx, "alice")
+			took[i] = time.Since(start)
+		})
+	}
+	wg.Wait()
+	for i := range callers {
+		if errs[i] == nil {
+			t.Errorf("caller %d: UserByName on a paused server succeeded", i)
+		} else if errors.Is(errs[i], storage.ErrNotFound) {
+			t.Errorf("caller %d: a paused server reported %v, want an infrastructure error", i, errs[i])
+		}
+		if took[i] > 2*time.Second {
+			t.Errorf("caller %d: UserByName took %v on a paused server, want < 2s", i, took[i])
+		}
+	}
+	start := time.Now()
+	if err := s.Ping(ctx); err == nil || time.Since(start) > 2*time.Second {
+		t.Errorf("Ping on a paused server: %v after %v, want an error within 2s", err, time.Since(start))
+	}
+
+	srv.Resume()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		u, err := s.UserByName(ctx, "alice")
+		if err == nil {
+			if u.ID != "u-1" {
+				t.Fatalf("UserByName after Resume = %q, want u-1", u.ID)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Store did not recover within 5s of Resume: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := s.CreateUser(ctx, storage.User{ID: "u-2", Username: "bob"}); err != nil {
+		t.Fatalf("CreateUser after Resume: %v", err)
+	}
+}
+
+// TestScriptCacheLost: after a restart the server has forgotten the scripts; EVALSHA falls
+// back to EVAL and the same Store keeps working.
+func TestScriptCacheLost(t *testing.T) {
+	s, srv := open(t)
+	ctx := t.Context()
+	if _, _, err := s.AddFailure(ctx, "k", time.Now(), time.Minute); err != nil {
+		t.Fatalf("AddFailure: %v", err)
+	}
+	srv.Restart()
+	var err error
+	for range 3 { // the first call may meet a connection the restart closed
+		if _, _, err = s.AddFailure(ctx, "k", time.Now(), time.Minute); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("AddFailure after a restart: %v", err)
+	}
+}

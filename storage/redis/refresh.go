@@ -1,0 +1,153 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/issuer-dev/issuer/storage"
+)
+
+// Reply codes of scripts/rotate.lua.
+const (
+	rotateOK            = 0
+	rotateNotFound      = 1
+	rotateRevoked       = 2
+	rotateSpent         = 3
+	rotateExpired       = 4
+	rotateClientDiffers = 5
+	rotateScopeWider    = 6
+	rotateSuccessorUsed = 7
+)
+
+// errSuccessorExists: the successor's hash is already stored. With 256-bit random tokens this
+// means a caller bug, not a race, so it is not one of storage's outcomes.
+var errSuccessorExists = errors.New("redis: successor refresh token hash already stored")
+
+var rotateErrors = map[int64]error{
+	rotateNotFound:      storage.ErrNotFound,
+	rotateRevoked:       storage.ErrFamilyRevoked,
+	rotateSpent:         storage.ErrTokenSpent,
+	rotateExpired:       storage.ErrTokenExpired,
+	rotateClientDiffers: storage.ErrClientMismatch,
+	rotateScopeWider:    storage.ErrScopeNotGranted,
+	rotateSuccessorUsed: errSuccessorExists,
+}
+
+// CreateFamily stores a new family, its first token (idle expiry capped at the family's end) and
+// adds the family to its user's index, in one script. Every key expires with the family.
+func (s *Store) CreateFamily(ctx context.Context, f storage.Family, first storage.RefreshToken) error {
+	args := []any{f.ID, ms(f.ExpiresAt), ms(capExpiry(first.ExpiresAt, f.ExpiresAt)),
+		"i", f.ID,
+		"u", f.UserID,
+		"c", f.ClientID,
+		"s", encStrings(f.Scope),
+		"a", encTime(f.AuthTime),
+		"t", encTime(f.CreatedAt),
+		"x", encTime(f.ExpiresAt),
+		"n", f.Username,
+		"r", encStrings(f.Roles),
+		"m", encMap(f.Claims),
+	}
+	keys := []string{familyKey(f.ID), tokenKey(first.Hash), userFamiliesKey(f.UserID)}
+	ok, err := createFamilyScript.Run(ctx, s.rdb, keys, args...).Int()
+	if err != nil {
+		return fmt.Errorf("redis: create refresh family %q: %w", f.ID, err)
+	}
+	if ok == 0 {
+		return fmt.Errorf("redis: create refresh family %q: family or first token %w", f.ID, storage.ErrExists)
+	}
+	return nil
+}
+
+// Rotate spends r.Hash and stores r.Next in one script round trip; see scripts/rotate.lua for
+// the checks, made in the order storage.RefreshStore documents. A spent token revokes its family
+// inside the same script.
+func (s *Store) Rotate(ctx context.Context, r storage.Rotation) (storage.Family, error) {
+	args := make([]any, 0, 5+len(r.Scope))
+	args = append(args, ms(r.Now), r.ClientID, ms(r.Next.ExpiresAt), familyPrefix, familySuffix)
+	for _, sc := range r.Scope {
+		args = append(args, sc)
+	}
+	reply, err := rotateScript.Run(ctx, s.rdb, []string{tokenKey(r.Hash), tokenKey(r.Next.Hash)}, args...).Slice()
+	if err != nil {
+		return storage.Family{}, fmt.Errorf("redis: rotate refresh token: %w", err)
+	}
+	code, ok := reply[0].(int64)
+	if !ok {
+		return storage.Family{}, fmt.Errorf("redis: rotate refresh token: unexpected reply %T", reply[0])
+	}
+	if code != rotateOK {
+		if e := rotateErrors[code]; e != nil {
+			return storage.Family{}, fmt.Errorf("redis: rotate refresh token: %w", e)
+		}
+		return storage.Family{}, fmt.Errorf("redis: rotate refresh token: unknown reply code %d", code)
+	}
+	return decodeFamilyReply(reply[1:])
+}
+
+// FamilyByToken returns the family a token hash (spent or not) belongs to, or ErrNotFound.
+func (s *Store) FamilyByToken(ctx context.Context, hash string) (storage.Family, error) {
+	reply, err := familyByTokenScript.Run(ctx, s.rdb, []string{tokenKey(hash)}, familyPrefix, familySuffix).Slice()
+	if err != nil {
+		return storage.Family{}, fmt.Errorf("redis: family by refresh token: %w", err)
+	}
+	if len(reply) == 0 {
+		return storage.Family{}, fmt.Errorf("redis: family by refresh token: %w", storage.ErrNotFound)
+	}
+	return decodeFamilyReply(reply)
+}
+
+// RevokeFamily marks a family revoked; an unknown or already revoked family is not an error.
+func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
+	err := revokeFamilyScript.Run(ctx, s.rdb, []string{familyKey(familyID)}, ms(time.Now())).Err()
+	if err != nil {
+		return fmt.Errorf("redis: revoke refresh family %q: %w", familyID, err)
+	}
+	return nil
+}
+
+// RevokeUserFamilies revokes every family in the user's index and returns how many were live
+// (not revoked before); families that expired are dropped from the index on the way.
+func (s *Store) RevokeUserFamilies(ctx context.Context, userID string) (int, error) {
+	n, err := revokeUserFamiliesScript.Run(ctx, s.rdb, []string{userFamiliesKey(userID)},
+		ms(time.Now()), familyPrefix, familySuffix).Int()
+	if err != nil {
+		return 0, fmt.Errorf("redis: revoke refresh families of user %q: %w", userID, err)
+	}
+	return n, nil
+}
+
+// decodeFamilyReply reads a family from the [field, value, ...] list a script returned.
+func decodeFamilyReply(reply []any) (storage.Family, error) {
+	m, err := fields(reply)
+	if err != nil {
+		return storage.Family{}, err
+	}
+	d := decoder{m: m}
+	f := storage.Family{
+		ID:        m["i"],
+		UserID:    m["u"],
+		ClientID:  m["c"],
+		Scope:     d.strings("s"),
+		AuthTime:  d.time("a"),
+		CreatedAt: d.time("t"),
+		ExpiresAt: d.time("x"),
+		Username:  m["n"],
+		Roles:     d.strings("r"),
+		Claims:    d.claims("m"),
+	}
+	if d.err != nil {
+		return storage.Family{}, fmt.Errorf("redis: refresh family: %w", d.err)
+	}
+	return f, nil
+}
+
+// capExpiry is a token's expiry, no later than its family's.
+func capExpiry(token, family time.Time) time.Time {
+	if token.After(family) {
+		return family
+	}
+	return token
+}
