@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/issuer-dev/issuer/internal/secrets"
 	"github.com/issuer-dev/issuer/rotation"
 	"github.com/issuer-dev/issuer/storage"
+	redisstore "github.com/issuer-dev/issuer/storage/redis"
 	"github.com/issuer-dev/issuer/storage/sqlite"
 )
 
@@ -38,26 +40,36 @@ func openEnv(cmd *cobra.Command, log *slog.Logger) (*env, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	if cfg.IsRedis() {
-		return nil, errors.New("store: Redis is not supported by this build yet; use an embedded file path")
-	}
-	path := cfg.EmbeddedPath()
 	kek, err := cfg.KEK()
 	if err != nil {
 		return nil, err
 	}
-	if kek == nil {
-		if kek, err = embeddedKEK(filepath.Dir(path), log); err != nil {
-			return nil, err
+	var st storage.Store
+	if cfg.IsRedis() && (strings.HasPrefix(cfg.Store, "redis+") || strings.HasPrefix(cfg.Store, "rediss+")) {
+		return nil, errors.New("store: Redis Sentinel and Cluster are not supported by this build yet; use redis://, rediss:// or unix://")
+	}
+	if cfg.IsRedis() {
+		// config requires key_encryption_key with Redis: replicas must share it.
+		ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+		defer cancel()
+		if st, err = redisstore.Open(ctx, cfg.Store); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	} else {
+		path := cfg.EmbeddedPath()
+		if kek == nil {
+			if kek, err = embeddedKEK(filepath.Dir(path), log); err != nil {
+				return nil, err
+			}
+		}
+		if st, err = sqlite.Open(path); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
 	sealer, err := rotation.NewSealer(kek)
 	if err != nil {
+		st.Close()
 		return nil, err
-	}
-	st, err := sqlite.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
 	}
 	return &env{cfg: cfg, store: st, sealer: sealer, log: log}, nil
 }
