@@ -15,6 +15,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/issuer-dev/issuer/internal/secrets"
 	"github.com/issuer-dev/issuer/rotation"
 	"github.com/issuer-dev/issuer/storage"
 )
@@ -236,6 +237,45 @@ func TestRefreshReuseRevokesFamily(t *testing.T) {
 	// Another login is unaffected.
 	if r := e.refresh(e.password("").str("refresh_token")); r.status != http.StatusOK {
 		t.Fatalf("other family: %d %s", r.status, r.body)
+	}
+}
+
+func TestRefreshTokenNamesItsUser(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	ctx := context.Background()
+	now := e.clock.Now()
+	bob := storage.User{ID: secrets.NewID(), Username: "bob", PasswordHash: []byte("x"), CreatedAt: now, UpdatedAt: now}
+	must(t, e.store.CreateUser(ctx, bob))
+
+	tok := e.password("").str("refresh_token")
+	random, ok := strings.CutPrefix(tok, e.aliceID+".")
+	if !ok || len(random) != 43 {
+		t.Fatalf("refresh token %q: want %q, '.' and 43 random characters", tok, e.aliceID)
+	}
+	unknown := "the refresh token is unknown or has expired; sign in again"
+	for name, forged := range map[string]string{
+		"another user's id": bob.ID + "." + random,
+		"no user id":        random,
+		"empty user id":     "." + random,
+		"nothing after '.'": e.aliceID + ".",
+	} {
+		r := e.refresh(forged)
+		if r.status != http.StatusBadRequest || r.str("error") != "invalid_grant" || r.str("error_description") != unknown {
+			t.Fatalf("refresh with %s: %d %s", name, r.status, r.body)
+		}
+	}
+
+	// Nothing was spent or revoked: the real token still refreshes, and its successor names alice.
+	r := e.refresh(tok)
+	if r.status != http.StatusOK {
+		t.Fatalf("the real token after the refused ones: %d %s", r.status, r.body)
+	}
+	next := r.str("refresh_token")
+	if !strings.HasPrefix(next, e.aliceID+".") {
+		t.Fatalf("successor %q does not name alice (%s)", next, e.aliceID)
+	}
+	if r := e.refresh(next); r.status != http.StatusOK {
+		t.Fatalf("the successor: %d %s", r.status, r.body)
 	}
 }
 

@@ -119,6 +119,9 @@ type RefreshToken struct {
 
 // Rotation asks to spend one refresh token and store its successor, atomically.
 type Rotation struct {
+	// UserID is the user the presented token names, its routing tag; a token that is not stored
+	// under this user is ErrNotFound.
+	UserID   string
 	Hash     string   // hash of the presented token
 	ClientID string   // the authenticated client; must own the family
 	Scope    []string // requested scope; must be a subset of the family's scope (empty: any)
@@ -129,23 +132,30 @@ type Rotation struct {
 }
 
 // RefreshStore keeps refresh-token families.
+//
+// Every family and token is reached through its user: callers always pass the user id (the
+// refresh token carries it), so a backend may place all of a user's families and tokens together
+// (Redis keeps them in one Cluster hash slot). A token or family asked for under another user is
+// treated as unknown.
 type RefreshStore interface {
 	// CreateFamily stores a new family and its first token.
 	CreateFamily(ctx context.Context, f Family, first RefreshToken) error
 	// Rotate spends r.Hash and stores r.Next in one atomic step and returns the family.
 	// Exactly one of many concurrent Rotate calls for one hash succeeds. Checks, in order:
-	//   unknown hash                         → ErrNotFound
+	//   unknown hash, or not of r.UserID     → ErrNotFound (nothing spent)
 	//   family revoked                       → ErrFamilyRevoked
 	//   token already spent                  → ErrTokenSpent, and the family is revoked
 	//   family or token expired at r.Now     → ErrTokenExpired
 	//   family owned by another client       → ErrClientMismatch (nothing spent)
 	//   r.Scope not within the family scope  → ErrScopeNotGranted (nothing spent)
 	Rotate(ctx context.Context, r Rotation) (Family, error)
-	// FamilyByToken returns the family a token hash (spent or not) belongs to, or ErrNotFound.
-	FamilyByToken(ctx context.Context, hash string) (Family, error)
-	// RevokeFamily ends a family: none of its tokens refresh again. Revoking an unknown or already
-	// revoked family is not an error.
-	RevokeFamily(ctx context.Context, familyID string) error
+	// FamilyByToken returns the family of user userID that a token hash (spent or not) belongs
+	// to, or ErrNotFound (also when the token belongs to another user's family).
+	FamilyByToken(ctx context.Context, userID, hash string) (Family, error)
+	// RevokeFamily ends family familyID of user userID: none of its tokens refresh again.
+	// Revoking an unknown or already revoked family, or a family of another user, is a no-op,
+	// not an error.
+	RevokeFamily(ctx context.Context, userID, familyID string) error
 	// RevokeUserFamilies ends every family of a user and returns how many were live.
 	RevokeUserFamilies(ctx context.Context, userID string) (int, error)
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"strings"
 
 	"github.com/issuer-dev/issuer/rotation"
 	"github.com/issuer-dev/issuer/storage"
@@ -20,8 +21,20 @@ func random(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// NewToken returns an opaque token of 256 random bits (43 characters): refresh tokens.
-func NewToken() string { return random(32) }
+// NewRefreshToken returns a refresh token of user userID: "<userID>.<256 random bits>", the
+// random part 43 characters. The user id is the token's routing tag in the store (see
+// storage.Rotation); it is no secret, and the random part alone makes the token unguessable.
+func NewRefreshToken(userID string) string { return userID + "." + random(32) }
+
+// ParseRefreshToken returns the user id a refresh token names: the part before the first '.'.
+// ok is false when there is no '.' or either side of it is empty.
+func ParseRefreshToken(tok string) (userID string, ok bool) {
+	userID, rest, found := strings.Cut(tok, ".")
+	if !found || userID == "" || rest == "" {
+		return "", false
+	}
+	return userID, true
+}
 
 // NewClientSecret returns a generated client secret of 256 random bits.
 func NewClientSecret() string { return random(32) }
@@ -29,8 +42,8 @@ func NewClientSecret() string { return random(32) }
 // NewID returns a 128-bit random identifier for users, families and token ids (jti).
 func NewID() string { return random(16) }
 
-// HashToken returns the storage key of a refresh token: SHA-256, base64url. A fast hash is right
-// here: the token has 256 bits of entropy, so there is nothing to brute-force, and the hash is
+// HashToken returns the storage key of a refresh token (the whole token, user id included):
+// SHA-256, base64url. A fast hash is right here: the token has 256 bits of entropy, so there is nothing to brute-force, and the hash is
 // the lookup key of every refresh.
 func HashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))

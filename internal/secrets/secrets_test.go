@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/issuer-dev/issuer/rotation"
@@ -13,7 +14,7 @@ import (
 func TestTokensAndIDs(t *testing.T) {
 	seen := map[string]bool{}
 	for range 1000 {
-		tok := NewToken()
+		tok := NewClientSecret()
 		if len(tok) != 43 || seen[tok] {
 			t.Fatalf("token %q: want 43 unique characters (256 bits)", tok)
 		}
@@ -24,6 +25,49 @@ func TestTokensAndIDs(t *testing.T) {
 	}
 	if len(NewID()) != 22 || len(NewClientSecret()) != 43 {
 		t.Fatal("id or secret of the wrong length")
+	}
+}
+
+func TestRefreshTokens(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		tok := NewRefreshToken("u-1")
+		random, ok := strings.CutPrefix(tok, "u-1.")
+		if !ok || len(random) != 43 || strings.Contains(random, ".") || seen[tok] {
+			t.Fatalf("token %q: want \"u-1.\" and 43 unique characters (256 bits)", tok)
+		}
+		seen[tok] = true
+		if user, ok := ParseRefreshToken(tok); !ok || user != "u-1" {
+			t.Fatalf("ParseRefreshToken(%q) = %q, %v; want u-1, true", tok, user, ok)
+		}
+		if h := HashToken(tok); len(h) != 43 || h == HashToken(random) || HashToken(tok) != h {
+			t.Fatalf("hash %q of %q: want 43 characters, of the whole token", h, tok)
+		}
+	}
+	id := NewID()
+	if user, ok := ParseRefreshToken(NewRefreshToken(id)); !ok || user != id {
+		t.Fatalf("ParseRefreshToken(NewRefreshToken(%q)) = %q, %v", id, user, ok)
+	}
+}
+
+func TestParseRefreshToken(t *testing.T) {
+	for _, tc := range []struct {
+		tok, user string
+		ok        bool
+	}{
+		{"u-1.abc", "u-1", true},
+		{"u-1.a.b", "u-1", true}, // split at the first '.'
+		{"u-1..", "u-1", true},
+		{"abc", "", false},
+		{"", "", false},
+		{".abc", "", false},
+		{"u-1.", "", false},
+		{".", "", false},
+	} {
+		user, ok := ParseRefreshToken(tc.tok)
+		if user != tc.user || ok != tc.ok {
+			t.Errorf("ParseRefreshToken(%q) = %q, %v; want %q, %v", tc.tok, user, ok, tc.user, tc.ok)
+		}
 	}
 }
 

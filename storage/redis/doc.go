@@ -16,30 +16,38 @@
 //	iss:{keys}:set             hash   v version, k the signing key set as JSON
 //	iss:secret:<name>          string a named secret (LoadOrStoreSecret)
 //	iss:thr:<key>              hash   c count, e window end; TTL at the window's end
-//	iss:fam:{<family id>}      hash   one login: i id, u user, c client, s scope, a auth time, t created,
+//	iss:fam:{<user id>}:<family id>
+//	                           hash   one login: i id, u user, c client, s scope, a auth time, t created,
 //	                                  x expiry, n username, r roles, m claims, v revoked at;
 //	                                  TTL at the family's expiry
-//	iss:rt:<token hash>        hash   one refresh token: f family id, x idle expiry, s spent at;
+//	iss:rt:{<user id>}:<token hash>
+//	                           hash   one refresh token: f family id, x idle expiry, s spent at;
 //	                                  TTL at the family's expiry, so that a spent token is still
 //	                                  recognised (reuse detection) for as long as its family lives
 //	iss:ufam:{<user id>}       set    the family ids of a user (RevokeUserFamilies); TTL at the
 //	                                  latest expiry of its families
 //
-// Users, clients and the key set each live under one tag, so their multi-key scripts touch one
-// slot. Lists are JSON arrays and claims a JSON object; an empty field means nil.
+// Users, clients and the key set each live under one tag, and all refresh data of a user under
+// that user's id, so every multi-key script touches one slot. Lists are JSON arrays and claims a
+// JSON object; an empty field means nil.
 //
 // # Cluster
 //
 // This version runs on a single node (the client is a redis.UniversalClient so that Sentinel and
-// Cluster fit later). On a single node a script may reach keys it derives from the data it reads,
-// and the refresh scripts do: Rotate and FamilyByToken are given only a token hash, read the
-// family id from the token and only then know the family's key, and RevokeUserFamilies walks a
-// user's families. Cluster forbids that unless every such key shares one slot. The plan is to
-// make the refresh token's user (or family) id the tag of all of a user's refresh keys, for
-// example iss:rt:{<user id>}:<hash> and iss:fam:{<user id>}:<family id>, which needs the tag to
-// be recoverable from what the caller passes: today storage.Rotation, FamilyByToken and
-// RevokeFamily carry only a hash or a family id, so the opaque token (and its stored hash) will
-// have to carry that id as a prefix.
+// Cluster fit later). Cluster wants every key a script touches to hash to one slot and to be
+// named in KEYS. The refresh data meets both: the refresh token names its user
+// ("<user id>.<random>", see internal/secrets) and every caller passes that user id
+// (storage.Rotation.UserID, FamilyByToken, RevokeFamily), so all refresh keys are built in Go
+// under the user's tag. Where a script needs a key that only stored data names, the Go side reads
+// that data first and the script checks it is still true: Rotate and FamilyByToken read the
+// token's family id (HGET) and pass the family key, and the script refuses if the token names
+// another family (two round trips per refresh); RevokeUserFamilies reads the user's index and
+// passes every family key, and the script does nothing and says so, to be run again on a fresh
+// read, if the index gained a family in between. A token asked for under another user's id is
+// simply not found.
+//
+// UserByName and DeleteUser still derive the user key from the name index inside their scripts;
+// both keys carry the {users} tag, so they share a slot.
 //
 // Requires Redis 7.0 or later (PEXPIRETIME).
 package redis

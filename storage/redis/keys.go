@@ -1,7 +1,7 @@
 package redis
 
-// Key layout; see the package comment. The family key is built in Go and, from a family id read
-// out of a token, inside the scripts, which get familyPrefix and familySuffix as arguments.
+// Key layout; see the package comment. The refresh keys of a user share the hash tag {<user id>},
+// so they lie in one Cluster slot; they are built only here, in Go, and reach scripts in KEYS.
 const (
 	userNamesKey  = "iss:{users}:names"
 	userPrefix    = "iss:{users}:u:"
@@ -10,17 +10,19 @@ const (
 	keySetKey     = "iss:{keys}:set"
 	secretPrefix  = "iss:secret:"
 	throttlePref  = "iss:thr:"
-	familyPrefix  = "iss:fam:{"
-	familySuffix  = "}"
+	familyPrefix  = "iss:fam:"
 	tokenPrefix   = "iss:rt:"
-	userFamPrefix = "iss:ufam:{"
-	userFamSuffix = "}"
+	userFamPrefix = "iss:ufam:"
 )
 
-func userKey(id string) string         { return userPrefix + id }
-func clientKey(id string) string       { return clientPrefix + id }
-func secretKey(name string) string     { return secretPrefix + name }
-func throttleKey(key string) string    { return throttlePref + key }
-func familyKey(id string) string       { return familyPrefix + id + familySuffix }
-func tokenKey(hash string) string      { return tokenPrefix + hash }
-func userFamiliesKey(id string) string { return userFamPrefix + id + userFamSuffix }
+func userKey(id string) string      { return userPrefix + id }
+func clientKey(id string) string    { return clientPrefix + id }
+func secretKey(name string) string  { return secretPrefix + name }
+func throttleKey(key string) string { return throttlePref + key }
+
+// userTag is the hash tag of a user's refresh keys.
+func userTag(userID string) string { return "{" + userID + "}" }
+
+func familyKey(userID, id string) string   { return familyPrefix + userTag(userID) + ":" + id }
+func tokenKey(userID, hash string) string  { return tokenPrefix + userTag(userID) + ":" + hash }
+func userFamiliesKey(userID string) string { return userFamPrefix + userTag(userID) }

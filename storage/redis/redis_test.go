@@ -75,7 +75,7 @@ func TestTTLs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateFamily: %v", err)
 	}
-	_, err = s.Rotate(ctx, storage.Rotation{Hash: h0, ClientID: "web",
+	_, err = s.Rotate(ctx, storage.Rotation{UserID: f.UserID, Hash: h0, ClientID: "web",
 		Next: storage.RefreshToken{Hash: h1, ExpiresAt: now.Add(time.Hour + 168*time.Hour)}, Now: now.Add(time.Hour)})
 	if err != nil {
 		t.Fatalf("Rotate: %v", err)
@@ -89,9 +89,9 @@ func TestTTLs(t *testing.T) {
 		name, key string
 		want      time.Time
 	}{
-		{"first (spent) token", tokenKey(h0), famEnd},
-		{"successor token", tokenKey(h1), famEnd},
-		{"family", familyKey(f.ID), famEnd},
+		{"first (spent) token", tokenKey(f.UserID, h0), famEnd},
+		{"successor token", tokenKey(f.UserID, h1), famEnd},
+		{"family", familyKey(f.UserID, f.ID), famEnd},
 		{"user's family index", userFamiliesKey(f.UserID), famEnd},
 		{"throttle window", throttleKey("u:alice"), windowEnd},
 	} {
@@ -130,9 +130,9 @@ func TestTTLs(t *testing.T) {
 	}
 
 	for _, m := range []struct{ name, key string }{
-		{"refresh token (spent)", tokenKey(h0)},
-		{"refresh token (live)", tokenKey(h1)},
-		{"family", familyKey(f.ID)},
+		{"refresh token (spent)", tokenKey(f.UserID, h0)},
+		{"refresh token (live)", tokenKey(f.UserID, h1)},
+		{"family", familyKey(f.UserID, f.ID)},
 	} {
 		n, err := rdb.MemoryUsage(ctx, m.key).Result()
 		if err != nil {
@@ -219,5 +219,28 @@ func TestScriptCacheLost(t *testing.T) {
 	}
 	if err != nil {
 		t.Fatalf("AddFailure after a restart: %v", err)
+	}
+}
+
+// TestRevokeUserFamiliesStaleIndex: the script refuses a family list read before a login added
+// another family, and RevokeUserFamilies reads the index again and revokes both.
+func TestRevokeUserFamiliesStaleIndex(t *testing.T) {
+	s, _ := open(t)
+	ctx := t.Context()
+	end := time.Now().Add(time.Hour)
+	for _, id := range []string{"f1", "f2"} {
+		f := storage.Family{ID: id, UserID: "u-1", ClientID: "web", ExpiresAt: end}
+		if err := s.CreateFamily(ctx, f, storage.RefreshToken{Hash: id + "-0", ExpiresAt: end}); err != nil {
+			t.Fatalf("CreateFamily %s: %v", id, err)
+		}
+	}
+	// The index as read before f2 came in.
+	keys := []string{userFamiliesKey("u-1"), familyKey("u-1", "f1")}
+	n, err := revokeUserFamiliesScript.Run(ctx, s.rdb, keys, ms(time.Now()), "f1").Int()
+	if err != nil || n != -1 {
+		t.Fatalf("script with a stale index = %d, %v; want -1", n, err)
+	}
+	if n, err := s.RevokeUserFamilies(ctx, "u-1"); err != nil || n != 2 {
+		t.Fatalf("RevokeUserFamilies = %d, %v; want 2 (the refused script revoked nothing)", n, err)
 	}
 }

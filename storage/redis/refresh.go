@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/issuer-dev/issuer/storage"
 )
 
@@ -50,7 +52,7 @@ func (s *Store) CreateFamily(ctx context.Context, f storage.Family, first storag
 		"r", encStrings(f.Roles),
 		"m", encMap(f.Claims),
 	}
-	keys := []string{familyKey(f.ID), tokenKey(first.Hash), userFamiliesKey(f.UserID)}
+	keys := []string{familyKey(f.UserID, f.ID), tokenKey(f.UserID, first.Hash), userFamiliesKey(f.UserID)}
 	ok, err := createFamilyScript.Run(ctx, s.rdb, keys, args...).Int()
 	if err != nil {
 		return fmt.Errorf("redis: create refresh family %q: %w", f.ID, err)
@@ -61,16 +63,22 @@ func (s *Store) CreateFamily(ctx context.Context, f storage.Family, first storag
 	return nil
 }
 
-// Rotate spends r.Hash and stores r.Next in one script round trip; see scripts/rotate.lua for
-// the checks, made in the order storage.RefreshStore documents. A spent token revokes its family
+// Rotate reads the family id of r.Hash under r.UserID, then spends r.Hash and stores r.Next in
+// one script, which checks that the token still names that family; see scripts/rotate.lua for the
+// checks, made in the order storage.RefreshStore documents. A spent token revokes its family
 // inside the same script.
 func (s *Store) Rotate(ctx context.Context, r storage.Rotation) (storage.Family, error) {
-	args := make([]any, 0, 5+len(r.Scope))
-	args = append(args, ms(r.Now), r.ClientID, ms(r.Next.ExpiresAt), familyPrefix, familySuffix)
+	fid, err := s.tokenFamily(ctx, r.UserID, r.Hash)
+	if err != nil {
+		return storage.Family{}, fmt.Errorf("redis: rotate refresh token: %w", err)
+	}
+	args := make([]any, 0, 4+len(r.Scope))
+	args = append(args, ms(r.Now), r.ClientID, ms(r.Next.ExpiresAt), fid)
 	for _, sc := range r.Scope {
 		args = append(args, sc)
 	}
-	reply, err := rotateScript.Run(ctx, s.rdb, []string{tokenKey(r.Hash), tokenKey(r.Next.Hash)}, args...).Slice()
+	keys := []string{tokenKey(r.UserID, r.Hash), tokenKey(r.UserID, r.Next.Hash), familyKey(r.UserID, fid)}
+	reply, err := rotateScript.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
 		return storage.Family{}, fmt.Errorf("redis: rotate refresh token: %w", err)
 	}
@@ -87,9 +95,15 @@ func (s *Store) Rotate(ctx context.Context, r storage.Rotation) (storage.Family,
 	return decodeFamilyReply(reply[1:])
 }
 
-// FamilyByToken returns the family a token hash (spent or not) belongs to, or ErrNotFound.
-func (s *Store) FamilyByToken(ctx context.Context, hash string) (storage.Family, error) {
-	reply, err := familyByTokenScript.Run(ctx, s.rdb, []string{tokenKey(hash)}, familyPrefix, familySuffix).Slice()
+// FamilyByToken returns the family of user userID that a token hash (spent or not) belongs to,
+// or ErrNotFound.
+func (s *Store) FamilyByToken(ctx context.Context, userID, hash string) (storage.Family, error) {
+	fid, err := s.tokenFamily(ctx, userID, hash)
+	if err != nil {
+		return storage.Family{}, fmt.Errorf("redis: family by refresh token: %w", err)
+	}
+	keys := []string{tokenKey(userID, hash), familyKey(userID, fid)}
+	reply, err := familyByTokenScript.Run(ctx, s.rdb, keys, fid).Slice()
 	if err != nil {
 		return storage.Family{}, fmt.Errorf("redis: family by refresh token: %w", err)
 	}
@@ -99,24 +113,54 @@ func (s *Store) FamilyByToken(ctx context.Context, hash string) (storage.Family,
 	return decodeFamilyReply(reply)
 }
 
-// RevokeFamily marks a family revoked; an unknown or already revoked family is not an error.
-func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
-	err := revokeFamilyScript.Run(ctx, s.rdb, []string{familyKey(familyID)}, ms(time.Now())).Err()
+// RevokeFamily marks a family of user userID revoked; an unknown or already revoked family, or
+// one of another user, is not an error.
+func (s *Store) RevokeFamily(ctx context.Context, userID, familyID string) error {
+	err := revokeFamilyScript.Run(ctx, s.rdb, []string{familyKey(userID, familyID)}, ms(time.Now())).Err()
 	if err != nil {
 		return fmt.Errorf("redis: revoke refresh family %q: %w", familyID, err)
 	}
 	return nil
 }
 
+// revokeUserAttempts bounds how often RevokeUserFamilies reads the index again because logins
+// kept adding families to it.
+const revokeUserAttempts = 10
+
 // RevokeUserFamilies revokes every family in the user's index and returns how many were live
-// (not revoked before); families that expired are dropped from the index on the way.
+// (not revoked before); families that expired are dropped from the index on the way. It reads
+// the index, then passes every family key to the script, which refuses (and the index is read
+// again) when a login added a family in between.
 func (s *Store) RevokeUserFamilies(ctx context.Context, userID string) (int, error) {
-	n, err := revokeUserFamiliesScript.Run(ctx, s.rdb, []string{userFamiliesKey(userID)},
-		ms(time.Now()), familyPrefix, familySuffix).Int()
-	if err != nil {
-		return 0, fmt.Errorf("redis: revoke refresh families of user %q: %w", userID, err)
+	index := userFamiliesKey(userID)
+	for range revokeUserAttempts {
+		ids, err := s.rdb.SMembers(ctx, index).Result()
+		if err != nil {
+			return 0, fmt.Errorf("redis: revoke refresh families of user %q: %w", userID, err)
+		}
+		keys, args := []string{index}, []any{ms(time.Now())}
+		for _, id := range ids {
+			keys, args = append(keys, familyKey(userID, id)), append(args, id)
+		}
+		n, err := revokeUserFamiliesScript.Run(ctx, s.rdb, keys, args...).Int()
+		if err != nil {
+			return 0, fmt.Errorf("redis: revoke refresh families of user %q: %w", userID, err)
+		}
+		if n >= 0 {
+			return n, nil
+		}
 	}
-	return n, nil
+	return 0, fmt.Errorf("redis: revoke refresh families of user %q: new logins kept coming in", userID)
+}
+
+// tokenFamily returns the id of the family a token of user userID belongs to, or
+// storage.ErrNotFound when no such token is stored under that user.
+func (s *Store) tokenFamily(ctx context.Context, userID, hash string) (string, error) {
+	fid, err := s.rdb.HGet(ctx, tokenKey(userID, hash), "f").Result()
+	if errors.Is(err, redis.Nil) {
+		return "", storage.ErrNotFound
+	}
+	return fid, err
 }
 
 // decodeFamilyReply reads a family from the [field, value, ...] list a script returned.

@@ -56,7 +56,8 @@ func (s *Store) CreateFamily(ctx context.Context, f storage.Family, first storag
 
 // Rotate spends r.Hash and stores r.Next in one IMMEDIATE transaction, so exactly one of many
 // concurrent calls for one hash succeeds, across goroutines and processes. The checks and their
-// order are those of storage.RefreshStore; an expiry at or before r.Now has passed.
+// order are those of storage.RefreshStore; an expiry at or before r.Now has passed. A token of
+// another user's family is unknown.
 func (s *Store) Rotate(ctx context.Context, r storage.Rotation) (storage.Family, error) {
 	switch {
 	case r.Now.IsZero():
@@ -77,7 +78,7 @@ func (s *Store) Rotate(ctx context.Context, r storage.Rotation) (storage.Family,
 	f, err := scanFamily(tx.QueryRowContext(ctx, `
 		SELECT `+familyColumns+`, t.expires_at, t.spent_at IS NOT NULL, f.revoked
 		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
-		WHERE t.hash = ?`, r.Hash), &tokenExpires, &spent, &revoked)
+		WHERE t.hash = ? AND f.user_id = ?`, r.Hash, r.UserID), &tokenExpires, &spent, &revoked)
 	if err != nil {
 		return storage.Family{}, fmt.Errorf("sqlite: rotate refresh token: %w", err)
 	}
@@ -129,12 +130,13 @@ func (s *Store) reused(ctx context.Context, tx *sql.Tx, id string) error {
 	return fmt.Errorf("sqlite: rotate refresh token of family %q: %w", id, storage.ErrTokenSpent)
 }
 
-// FamilyByToken returns the family of a token hash, spent or not, or storage.ErrNotFound.
-func (s *Store) FamilyByToken(ctx context.Context, hash string) (storage.Family, error) {
+// FamilyByToken returns the family of user userID that a token hash, spent or not, belongs to,
+// or storage.ErrNotFound.
+func (s *Store) FamilyByToken(ctx context.Context, userID, hash string) (storage.Family, error) {
 	f, err := scanFamily(s.ro.QueryRowContext(ctx, `
 		SELECT `+familyColumns+`
 		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
-		WHERE t.hash = ?`, hash))
+		WHERE t.hash = ? AND f.user_id = ?`, hash, userID))
 	if err != nil {
 		return storage.Family{}, fmt.Errorf("sqlite: refresh family by token: %w", err)
 	}
@@ -166,9 +168,11 @@ func scanFamily(row scanner, extra ...any) (storage.Family, error) {
 	return f, nil
 }
 
-// RevokeFamily ends a family; an unknown or already revoked family is not an error.
-func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
-	if _, err := s.rw.ExecContext(ctx, `UPDATE refresh_families SET revoked = 1 WHERE id = ?`, familyID); err != nil {
+// RevokeFamily ends a family of user userID; an unknown or already revoked family, or one of
+// another user, is not an error.
+func (s *Store) RevokeFamily(ctx context.Context, userID, familyID string) error {
+	if _, err := s.rw.ExecContext(ctx,
+		`UPDATE refresh_families SET revoked = 1 WHERE id = ? AND user_id = ?`, familyID, userID); err != nil {
 		return fmt.Errorf("sqlite: revoke refresh family %q: %w", familyID, err)
 	}
 	return nil

@@ -56,7 +56,7 @@ func testRefreshConcurrency(t *testing.T, newStore func(t *testing.T) storage.St
 
 		// Only the winner's successor was stored, and the reuse revoked the family.
 		for i := range racers {
-			_, err := s.FamilyByToken(ctx, fmt.Sprint("next-", i))
+			_, err := s.FamilyByToken(ctx, "u-1", fmt.Sprint("next-", i))
 			if i == winner {
 				checkErr(t, "FamilyByToken(winner's successor)", err, nil)
 			} else if !errors.Is(err, storage.ErrNotFound) {
@@ -96,7 +96,7 @@ func testRefreshConcurrency(t *testing.T, newStore func(t *testing.T) storage.St
 			t.Error(err)
 		}
 		for f := range families {
-			got, err := s.FamilyByToken(ctx, fmt.Sprint("f", f, "-", steps))
+			got, err := s.FamilyByToken(ctx, "u-1", fmt.Sprint("f", f, "-", steps))
 			checkErr(t, "FamilyByToken(last successor)", err, nil)
 			if want := fmt.Sprint("fam-", f); got.ID != want {
 				t.Errorf("last successor of %s belongs to %s", want, got.ID)

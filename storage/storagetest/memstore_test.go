@@ -315,6 +315,9 @@ func (m *memStore) Rotate(ctx context.Context, r storage.Rotation) (storage.Fami
 		return storage.Family{}, storage.ErrNotFound
 	}
 	fam := m.families[tok.familyID]
+	if fam.f.UserID != r.UserID && !m.is("rotate-ignores-user") {
+		return storage.Family{}, storage.ErrNotFound
+	}
 	expired := func(end time.Time) bool {
 		if m.is("expiry-off-by-one") {
 			return r.Now.After(end)
@@ -372,21 +375,21 @@ func (m *memStore) Rotate(ctx context.Context, r storage.Rotation) (storage.Fami
 	return m.copyFamily(fam.f), nil
 }
 
-func (m *memStore) FamilyByToken(ctx context.Context, hash string) (storage.Family, error) {
+func (m *memStore) FamilyByToken(ctx context.Context, userID, hash string) (storage.Family, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	tok, ok := m.tokens[hash]
-	if !ok || (tok.spent && m.is("family-by-spent-notfound")) {
+	if !ok || (tok.spent && m.is("family-by-spent-notfound")) || m.families[tok.familyID].f.UserID != userID {
 		return storage.Family{}, storage.ErrNotFound
 	}
 	return m.copyFamily(m.families[tok.familyID].f), nil
 }
 
-func (m *memStore) RevokeFamily(ctx context.Context, familyID string) error {
+func (m *memStore) RevokeFamily(ctx context.Context, userID, familyID string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	fam, ok := m.families[familyID]
-	if !ok {
+	if !ok || (fam.f.UserID != userID && !m.is("revoke-ignores-user")) {
 		if m.is("revoke-unknown-errors") {
 			return storage.ErrNotFound
 		}

@@ -19,11 +19,11 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		s, ctx := newStore(t), t.Context()
 		f := sampleFamily("fam-1", "u-1")
 		createFamily(t, s, f, "h0", at(idle))
-		got, err := s.FamilyByToken(ctx, "h0")
+		got, err := s.FamilyByToken(ctx, "u-1", "h0")
 		checkErr(t, "FamilyByToken", err, nil)
 		checkFamily(t, got, f)
 
-		_, err = s.FamilyByToken(ctx, "h-unknown")
+		_, err = s.FamilyByToken(ctx, "u-1", "h-unknown")
 		checkErr(t, "FamilyByToken(unknown)", err, storage.ErrNotFound)
 	})
 
@@ -42,11 +42,11 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		}
 		// Spent and unspent hashes all lead to their family.
 		for i := 0; i <= 4; i++ {
-			got, err := s.FamilyByToken(ctx, fmt.Sprint("h", i))
+			got, err := s.FamilyByToken(ctx, "u-1", fmt.Sprint("h", i))
 			checkErr(t, fmt.Sprintf("FamilyByToken h%d", i), err, nil)
 			checkFamily(t, got, f)
 		}
-		got, err := s.FamilyByToken(ctx, "o0")
+		got, err := s.FamilyByToken(ctx, "u-1", "o0")
 		checkErr(t, "FamilyByToken o0", err, nil)
 		checkFamily(t, got, other)
 	})
@@ -61,12 +61,12 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		r.Next.FamilyID = "fam-2" // the backend must ignore this and use the family of h0
 		_, err := s.Rotate(ctx, r)
 		checkErr(t, "Rotate", err, nil)
-		got, err := s.FamilyByToken(ctx, "h1")
+		got, err := s.FamilyByToken(ctx, "u-1", "h1")
 		checkErr(t, "FamilyByToken(successor)", err, nil)
 		checkFamily(t, got, f)
 
 		// Revoking fam-1 ends the successor, revoking fam-2 would not have.
-		checkErr(t, "RevokeFamily", s.RevokeFamily(ctx, "fam-1"), nil)
+		checkErr(t, "RevokeFamily", s.RevokeFamily(ctx, "u-1", "fam-1"), nil)
 		_, err = s.Rotate(ctx, rotation("h1", "h2", at(2*time.Hour)))
 		checkErr(t, "Rotate successor of a revoked family", err, storage.ErrFamilyRevoked)
 	})
@@ -78,10 +78,41 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 			_, err := s.Rotate(ctx, rotation(hash, "h1", at(time.Hour)))
 			checkErr(t, fmt.Sprintf("Rotate(%q)", hash), err, storage.ErrNotFound)
 		}
-		_, err := s.FamilyByToken(ctx, "h1")
+		_, err := s.FamilyByToken(ctx, "u-1", "h1")
 		checkErr(t, "FamilyByToken of a refused successor", err, storage.ErrNotFound)
 		_, err = s.Rotate(ctx, rotation("h0", "h1", at(time.Hour)))
 		checkErr(t, "Rotate h0", err, nil)
+	})
+
+	t.Run("OtherUserSpendsNothing", func(t *testing.T) {
+		// The right hash presented under another user is unknown: nothing is spent or revoked,
+		// and no successor is stored.
+		s, ctx := newStore(t), t.Context()
+		f := sampleFamily("fam-1", "u-1")
+		createFamily(t, s, f, "h0", at(idle))
+		createFamily(t, s, sampleFamily("fam-2", "u-2"), "o0", at(idle))
+		for _, user := range []string{"u-2", "", "U-1", "nobody"} {
+			_, err := s.Rotate(ctx, userRotation(user, "h0", "h1-"+user, at(time.Hour)))
+			checkErr(t, fmt.Sprintf("Rotate h0 as user %q", user), err, storage.ErrNotFound)
+			_, err = s.FamilyByToken(ctx, user, "h0")
+			checkErr(t, fmt.Sprintf("FamilyByToken(%q, h0)", user), err, storage.ErrNotFound)
+			for _, owner := range []string{"u-1", user} {
+				_, err = s.FamilyByToken(ctx, owner, "h1-"+user)
+				checkErr(t, "FamilyByToken of the refused successor", err, storage.ErrNotFound)
+			}
+		}
+		got, err := s.Rotate(ctx, rotation("h0", "h1", at(time.Hour)))
+		checkErr(t, "Rotate h0 as its user afterwards", err, nil)
+		checkFamily(t, got, f)
+
+		// A spent token under another user is unknown too, not a reuse that revokes the family.
+		_, err = s.Rotate(ctx, userRotation("u-2", "h0", "h1-u-2", at(2*time.Hour)))
+		checkErr(t, "Rotate spent h0 as another user", err, storage.ErrNotFound)
+		_, err = s.FamilyByToken(ctx, "u-2", "h1")
+		checkErr(t, "FamilyByToken(u-2, h1)", err, storage.ErrNotFound)
+		got, err = s.Rotate(ctx, rotation("h1", "h2", at(2*time.Hour)))
+		checkErr(t, "Rotate h1 as its user", err, nil)
+		checkFamily(t, got, f)
 	})
 
 	t.Run("ReuseRevokesFamily", func(t *testing.T) {
@@ -96,7 +127,7 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		// The thief (or a confused client) presents h0 again.
 		_, err = s.Rotate(ctx, rotation("h0", "h1-thief", at(2*time.Hour)))
 		checkErr(t, "Rotate spent h0", err, storage.ErrTokenSpent)
-		_, err = s.FamilyByToken(ctx, "h1-thief")
+		_, err = s.FamilyByToken(ctx, "u-1", "h1-thief")
 		checkErr(t, "FamilyByToken of the thief's successor", err, storage.ErrNotFound)
 
 		// The whole family is revoked: the legitimate successor is dead too, and the spent
@@ -108,7 +139,7 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 
 		// The family is still found by any of its hashes (for /revoke), and others are untouched.
 		for _, h := range []string{"h0", "h1"} {
-			got, err := s.FamilyByToken(ctx, h)
+			got, err := s.FamilyByToken(ctx, "u-1", h)
 			checkErr(t, "FamilyByToken "+h, err, nil)
 			checkFamily(t, got, f)
 		}
@@ -189,7 +220,7 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 			r.ClientID = client
 			_, err := s.Rotate(ctx, r)
 			checkErr(t, fmt.Sprintf("Rotate as client %q", client), err, storage.ErrClientMismatch)
-			_, err = s.FamilyByToken(ctx, "h1-"+client)
+			_, err = s.FamilyByToken(ctx, "u-1", "h1-"+client)
 			checkErr(t, "FamilyByToken of the refused successor", err, storage.ErrNotFound)
 		}
 		got, err := s.Rotate(ctx, rotation("h0", "h1", at(time.Hour)))
@@ -212,7 +243,7 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 			r.Scope = scope
 			_, err := s.Rotate(ctx, r)
 			checkErr(t, fmt.Sprintf("Rotate with scope %q", scope), err, storage.ErrScopeNotGranted)
-			_, err = s.FamilyByToken(ctx, fmt.Sprint("h1-", i))
+			_, err = s.FamilyByToken(ctx, "u-1", fmt.Sprint("h1-", i))
 			checkErr(t, "FamilyByToken of the refused successor", err, storage.ErrNotFound)
 		}
 		got, err := s.Rotate(ctx, rotation("h0", "h1", at(time.Hour)))
@@ -270,7 +301,7 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 					checkErr(t, "Rotate h0", err, nil)
 				}
 				if tc.revoked {
-					checkErr(t, "RevokeFamily", s.RevokeFamily(ctx, "fam-1"), nil)
+					checkErr(t, "RevokeFamily", s.RevokeFamily(ctx, "u-1", "fam-1"), nil)
 				}
 				r := rotation("h0", "h-next", tc.now)
 				r.ClientID, r.Scope = tc.client, tc.scope
@@ -291,18 +322,32 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		_, err := s.Rotate(ctx, rotation("h0", "h1", at(time.Hour)))
 		checkErr(t, "Rotate h0", err, nil)
 
-		checkErr(t, "RevokeFamily", s.RevokeFamily(ctx, "fam-1"), nil)
+		checkErr(t, "RevokeFamily", s.RevokeFamily(ctx, "u-1", "fam-1"), nil)
 		_, err = s.Rotate(ctx, rotation("h1", "h2", at(2*time.Hour)))
 		checkErr(t, "Rotate the live token of a revoked family", err, storage.ErrFamilyRevoked)
 		_, err = s.Rotate(ctx, rotation("h0", "h2", at(2*time.Hour)))
 		checkErr(t, "Rotate a spent token of a revoked family", err, storage.ErrFamilyRevoked)
 
-		checkErr(t, "RevokeFamily again", s.RevokeFamily(ctx, "fam-1"), nil)
-		checkErr(t, "RevokeFamily(unknown)", s.RevokeFamily(ctx, "fam-unknown"), nil)
-		checkErr(t, "RevokeFamily(\"\")", s.RevokeFamily(ctx, ""), nil)
+		checkErr(t, "RevokeFamily again", s.RevokeFamily(ctx, "u-1", "fam-1"), nil)
+		checkErr(t, "RevokeFamily(unknown)", s.RevokeFamily(ctx, "u-1", "fam-unknown"), nil)
+		checkErr(t, "RevokeFamily(\"\")", s.RevokeFamily(ctx, "u-1", ""), nil)
 
 		_, err = s.Rotate(ctx, rotation("o0", "o1", at(2*time.Hour)))
 		checkErr(t, "Rotate in the other family", err, nil)
+	})
+
+	t.Run("RevokeOtherUsersFamily", func(t *testing.T) {
+		// A family id given with another user's id names nothing: no error, nothing revoked.
+		s, ctx := newStore(t), t.Context()
+		createFamily(t, s, sampleFamily("fam-1", "u-1"), "h0", at(idle))
+		createFamily(t, s, sampleFamily("fam-2", "u-2"), "o0", at(idle))
+		for _, user := range []string{"u-2", "", "nobody"} {
+			checkErr(t, fmt.Sprintf("RevokeFamily(%q, fam-1)", user), s.RevokeFamily(ctx, user, "fam-1"), nil)
+		}
+		_, err := s.Rotate(ctx, rotation("h0", "h1", at(time.Hour)))
+		checkErr(t, "Rotate in fam-1", err, nil)
+		_, err = s.Rotate(ctx, userRotation("u-2", "o0", "o1", at(time.Hour)))
+		checkErr(t, "Rotate in fam-2", err, nil)
 	})
 
 	t.Run("RevokeUserFamilies", func(t *testing.T) {
@@ -316,12 +361,12 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		} {
 			createFamily(t, s, sampleFamily(f.id, f.user), f.first, at(idle))
 		}
-		checkErr(t, "RevokeFamily a3", s.RevokeFamily(ctx, "a3"), nil)
-		_, err := s.Rotate(ctx, rotation("a4-0", "a4-1", at(time.Hour)))
+		checkErr(t, "RevokeFamily a3", s.RevokeFamily(ctx, "alice", "a3"), nil)
+		_, err := s.Rotate(ctx, userRotation("alice", "a4-0", "a4-1", at(time.Hour)))
 		checkErr(t, "Rotate a4", err, nil)
-		_, err = s.Rotate(ctx, rotation("a4-0", "a4-x", at(time.Hour)))
+		_, err = s.Rotate(ctx, userRotation("alice", "a4-0", "a4-x", at(time.Hour)))
 		checkErr(t, "Rotate a4 again", err, storage.ErrTokenSpent)
-		_, err = s.Rotate(ctx, rotation("a1-0", "a1-1", at(time.Hour)))
+		_, err = s.Rotate(ctx, userRotation("alice", "a1-0", "a1-1", at(time.Hour)))
 		checkErr(t, "Rotate a1", err, nil)
 
 		n, err := s.RevokeUserFamilies(ctx, "alice")
@@ -330,10 +375,10 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 			t.Errorf("RevokeUserFamilies(alice) = %d, want 2 (a1 and a2 were live)", n)
 		}
 		for _, h := range []string{"a1-1", "a2-0"} {
-			_, err = s.Rotate(ctx, rotation(h, h+"-next", at(2*time.Hour)))
+			_, err = s.Rotate(ctx, userRotation("alice", h, h+"-next", at(2*time.Hour)))
 			checkErr(t, "Rotate "+h+" after RevokeUserFamilies", err, storage.ErrFamilyRevoked)
 		}
-		_, err = s.Rotate(ctx, rotation("b1-0", "b1-1", at(2*time.Hour)))
+		_, err = s.Rotate(ctx, userRotation("bob", "b1-0", "b1-1", at(2*time.Hour)))
 		checkErr(t, "Rotate bob's token", err, nil)
 
 		n, err = s.RevokeUserFamilies(ctx, "alice")
@@ -354,7 +399,7 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		if n != 1 {
 			t.Errorf("RevokeUserFamilies(alice) after a new login = %d, want 1", n)
 		}
-		_, err = s.Rotate(ctx, rotation("b1-1", "b1-2", at(3*time.Hour)))
+		_, err = s.Rotate(ctx, userRotation("bob", "b1-1", "b1-2", at(3*time.Hour)))
 		checkErr(t, "Rotate bob's successor", err, nil)
 	})
 }
@@ -381,9 +426,16 @@ func createFamily(t testing.TB, s storage.Store, f storage.Family, hash string, 
 	checkErr(t, "CreateFamily "+f.ID, s.CreateFamily(t.Context(), f, first), nil)
 }
 
-// rotation spends hash for client "web" at now, asking for a successor next that lives idle.
+// rotation spends hash of user "u-1" for client "web" at now, asking for a successor next that
+// lives idle.
 func rotation(hash, next string, now time.Time) storage.Rotation {
+	return userRotation("u-1", hash, next, now)
+}
+
+// userRotation is rotation for a token of user.
+func userRotation(user, hash, next string, now time.Time) storage.Rotation {
 	return storage.Rotation{
+		UserID:   user,
 		Hash:     hash,
 		ClientID: "web",
 		Next:     storage.RefreshToken{Hash: next, ExpiresAt: now.Add(idle)},

@@ -57,6 +57,8 @@ func TestMutants(t *testing.T) {
 		{"empty-scope-refused", "Refresh/ScopeMayNarrowAndEmptyKeeps"},
 		{"spent-before-revoked", "Refresh/CheckOrder"},
 		{"revoke-unknown-errors", "Refresh/RevokeFamily"},
+		{"rotate-ignores-user", "Refresh/OtherUserSpendsNothing"},
+		{"revoke-ignores-user", "Refresh/RevokeOtherUsersFamily"},
 		{"revoke-user-counts-all", "Refresh/RevokeUserFamilies"},
 		{"revoke-user-everyone", "Refresh/RevokeUserFamilies"},
 		{"racy-rotate", "RefreshConcurrency/ConcurrentRotateExactlyOnce"},

@@ -1,6 +1,5 @@
 -- FamilyByToken: the family a token (spent or not) belongs to.
--- KEYS[1] token; ARGV[1] family key prefix, ARGV[2] family key suffix
+-- KEYS[1] token, KEYS[2] the family the caller read from KEYS[1]; ARGV[1] family id (of KEYS[2])
 -- Returns the family's fields, or an empty list.
-local fid = redis.call('HGET', KEYS[1], 'f')
-if not fid then return {} end
-return redis.call('HGETALL', ARGV[1] .. fid .. ARGV[2])
+if redis.call('HGET', KEYS[1], 'f') ~= ARGV[1] then return {} end
+return redis.call('HGETALL', KEYS[2])

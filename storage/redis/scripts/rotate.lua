@@ -1,13 +1,13 @@
 -- Rotate: spend one refresh token and store its successor, in one atomic step.
--- KEYS[1] presented token, KEYS[2] successor token
+-- KEYS[1] presented token, KEYS[2] successor token, KEYS[3] the family the caller read from KEYS[1]
 -- ARGV[1] now (unix ms), ARGV[2] client id, ARGV[3] successor's idle expiry (unix ms),
--- ARGV[4] family key prefix, ARGV[5] family key suffix, ARGV[6..] requested scope
+-- ARGV[4] family id (of KEYS[3]), ARGV[5..] requested scope
 -- Returns {code} on refusal, {0, family fields...} on success. Codes: see refresh.go.
 local now = tonumber(ARGV[1])
 local tok = redis.call('HMGET', KEYS[1], 'f', 'x', 's')
 local fid = tok[1]
-if not fid then return {1} end
-local fkey = ARGV[4] .. fid .. ARGV[5]
+if not fid or fid ~= ARGV[4] then return {1} end
+local fkey = KEYS[3]
 local fam = redis.call('HMGET', fkey, 'c', 'x', 's', 'v')
 if not fam[1] then return {1} end
 if fam[4] and fam[4] ~= '' then return {2} end
@@ -18,12 +18,12 @@ end
 local fexp = tonumber(fam[2])
 if tonumber(tok[2]) <= now or fexp <= now then return {4} end
 if fam[1] ~= ARGV[2] then return {5} end
-if #ARGV > 5 then
+if #ARGV > 4 then
   local granted = {}
   if fam[3] and fam[3] ~= '' then
     for _, s in ipairs(cjson.decode(fam[3])) do granted[s] = true end
   end
-  for i = 6, #ARGV do
+  for i = 5, #ARGV do
     if not granted[ARGV[i]] then return {6} end
   end
 end
