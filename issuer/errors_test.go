@@ -183,7 +183,12 @@ func TestStoreDownKeepsJWKSAndDiscovery(t *testing.T) {
 }
 
 func TestConcurrentRefreshExactlyOneWins(t *testing.T) {
-	e := newEnv(t, envOpts{})
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { testConcurrentRefresh(t, newEnv(t, envOpts{redis: b.redis})) })
+	}
+}
+
+func testConcurrentRefresh(t *testing.T, e *env) {
 	tok := e.password("").str("refresh_token")
 	const n = 100
 	statuses := make([]int, n)

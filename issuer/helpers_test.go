@@ -17,10 +17,12 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/issuer-dev/issuer/internal/password"
+	"github.com/issuer-dev/issuer/internal/redistest"
 	"github.com/issuer-dev/issuer/internal/secrets"
 	"github.com/issuer-dev/issuer/issuer"
 	"github.com/issuer-dev/issuer/rotation"
 	"github.com/issuer-dev/issuer/storage"
+	redisstore "github.com/issuer-dev/issuer/storage/redis"
 	"github.com/issuer-dev/issuer/storage/sqlite"
 )
 
@@ -44,7 +46,7 @@ const (
 type env struct {
 	t       testing.TB
 	srv     *httptest.Server
-	store   *sqlite.Store
+	store   storage.Store
 	keys    *rotation.Manager
 	clock   *clock
 	dbPath  string
@@ -64,7 +66,15 @@ type envOpts struct {
 	seed       bool
 	// wrap, when set, stands between the server and the store (fault injection).
 	wrap func(issuer.Store) issuer.Store
+	// redis runs the server on a throwaway redis-server instead of the embedded store.
+	redis bool
 }
+
+// backends names the stores the backend-sensitive tests run on.
+var backends = []struct {
+	name  string
+	redis bool
+}{{"embedded", false}, {"redis", true}}
 
 func newEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
@@ -91,7 +101,13 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.idleTTL == 0 {
 		o.idleTTL = 168 * time.Hour
 	}
-	st, err := sqlite.Open(o.dbPath)
+	var st storage.Store
+	var err error
+	if o.redis {
+		st, err = redisstore.Open(context.Background(), redistest.Start(t).URL())
+	} else {
+		st, err = sqlite.Open(o.dbPath)
+	}
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

@@ -220,7 +220,12 @@ func TestRefreshRotatesAndKeepsAuthTime(t *testing.T) {
 }
 
 func TestRefreshReuseRevokesFamily(t *testing.T) {
-	e := newEnv(t, envOpts{})
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { testRefreshReuse(t, newEnv(t, envOpts{redis: b.redis})) })
+	}
+}
+
+func testRefreshReuse(t *testing.T, e *env) {
 	first := e.password("").str("refresh_token")
 	second := e.refresh(first)
 	if second.status != http.StatusOK {
@@ -280,8 +285,14 @@ func TestRefreshTokenNamesItsUser(t *testing.T) {
 }
 
 func TestRefreshLifetimes(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { testRefreshLifetimes(t, b.redis) })
+	}
+}
+
+func testRefreshLifetimes(t *testing.T, redis bool) {
 	t.Run("idle", func(t *testing.T) {
-		e := newEnv(t, envOpts{idleTTL: time.Hour, refreshTTL: 10 * time.Hour})
+		e := newEnv(t, envOpts{idleTTL: time.Hour, refreshTTL: 10 * time.Hour, redis: redis})
 		tok := e.password("").str("refresh_token")
 		e.clock.Advance(59 * time.Minute)
 		r := e.refresh(tok)
@@ -295,7 +306,7 @@ func TestRefreshLifetimes(t *testing.T) {
 		}
 	})
 	t.Run("absolute", func(t *testing.T) {
-		e := newEnv(t, envOpts{idleTTL: time.Hour, refreshTTL: 3 * time.Hour})
+		e := newEnv(t, envOpts{idleTTL: time.Hour, refreshTTL: 3 * time.Hour, redis: redis})
 		tok := e.password("").str("refresh_token")
 		for i := 0; i < 5; i++ { // used every 50 minutes: never idle, but the family ends at 3h
 			e.clock.Advance(50 * time.Minute)
