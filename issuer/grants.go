@@ -65,7 +65,7 @@ func (s *Server) passwordGrant(req *tokenRequest) (grantResult, *Error) {
 			AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(s.cfg.RefreshTTL),
 			Username: u.Username, Roles: u.Roles, Claims: u.Claims,
 		}
-		tok := secrets.NewRefreshToken(u.ID)
+		tok := secrets.NewRefreshToken(u.ID, fam.ID)
 		first := storage.RefreshToken{Hash: secrets.HashToken(tok), FamilyID: fam.ID, ExpiresAt: s.idleExpiry(now, fam.ExpiresAt)}
 		if err := s.store.CreateFamily(ctx, fam, first); err != nil {
 			s.storeFailed("create refresh family", err)
@@ -124,16 +124,19 @@ func (s *Server) refreshGrant(req *tokenRequest) (grantResult, *Error) {
 	if presented == "" {
 		return grantResult{}, badRequest(ErrInvalidRequest, "refresh_token is required")
 	}
-	userID, ok := secrets.ParseRefreshToken(presented)
+	// The token names its user and family; one that does not parse is as unknown as one that
+	// was never issued.
+	userID, familyID, ok := secrets.ParseRefreshToken(presented)
 	if !ok {
 		return grantResult{}, s.refreshError(storage.ErrNotFound)
 	}
 	now := s.now()
-	tok := secrets.NewRefreshToken(userID)
+	tok := secrets.NewRefreshToken(userID, familyID) // the successor stays in the same family
 	ctx, cancel := s.storeContext(req.r)
 	defer cancel()
 	fam, err := s.store.Rotate(ctx, storage.Rotation{
 		UserID:   userID,
+		FamilyID: familyID,
 		Hash:     secrets.HashToken(presented),
 		ClientID: req.client.ID,
 		Scope:    req.scope,

@@ -245,7 +245,7 @@ func testRefreshReuse(t *testing.T, e *env) {
 	}
 }
 
-func TestRefreshTokenNamesItsUser(t *testing.T) {
+func TestRefreshTokenNamesItsUserAndFamily(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	ctx := context.Background()
 	now := e.clock.Now()
@@ -253,16 +253,24 @@ func TestRefreshTokenNamesItsUser(t *testing.T) {
 	must(t, e.store.CreateUser(ctx, bob))
 
 	tok := e.password("").str("refresh_token")
-	random, ok := strings.CutPrefix(tok, e.aliceID+".")
-	if !ok || len(random) != 43 {
-		t.Fatalf("refresh token %q: want %q, '.' and 43 random characters", tok, e.aliceID)
+	user, fam, ok := secrets.ParseRefreshToken(tok)
+	random, cut := strings.CutPrefix(tok, e.aliceID+"."+fam+".")
+	if !ok || user != e.aliceID || fam == "" || !cut || len(random) != 43 {
+		t.Fatalf("refresh token %q: want %q, '.', a family id, '.' and 43 random characters", tok, e.aliceID)
 	}
+	_, otherFam, _ := secrets.ParseRefreshToken(e.password("").str("refresh_token")) // a second login of alice
 	unknown := "the refresh token is unknown or has expired; sign in again"
 	for name, forged := range map[string]string{
-		"another user's id": bob.ID + "." + random,
-		"no user id":        random,
-		"empty user id":     "." + random,
-		"nothing after '.'": e.aliceID + ".",
+		"another user's id":          bob.ID + "." + fam + "." + random,
+		"another family of the user": e.aliceID + "." + otherFam + "." + random,
+		"an unknown family":          e.aliceID + ".nobody." + random,
+		"no family id":               e.aliceID + "." + random,
+		"empty family id":            e.aliceID + ".." + random,
+		"no user id":                 fam + "." + random,
+		"empty user id":              "." + fam + "." + random,
+		"only the random part":       random,
+		"nothing after the family":   e.aliceID + "." + fam + ".",
+		"a fourth part":              tok + ".x",
 	} {
 		r := e.refresh(forged)
 		if r.status != http.StatusBadRequest || r.str("error") != "invalid_grant" || r.str("error_description") != unknown {
@@ -270,14 +278,15 @@ func TestRefreshTokenNamesItsUser(t *testing.T) {
 		}
 	}
 
-	// Nothing was spent or revoked: the real token still refreshes, and its successor names alice.
+	// Nothing was spent or revoked: the real token still refreshes, and its successor names alice
+	// and the same family.
 	r := e.refresh(tok)
 	if r.status != http.StatusOK {
 		t.Fatalf("the real token after the refused ones: %d %s", r.status, r.body)
 	}
 	next := r.str("refresh_token")
-	if !strings.HasPrefix(next, e.aliceID+".") {
-		t.Fatalf("successor %q does not name alice (%s)", next, e.aliceID)
+	if u, f, ok := secrets.ParseRefreshToken(next); !ok || u != e.aliceID || f != fam {
+		t.Fatalf("successor %q does not name alice (%s) and family %s", next, e.aliceID, fam)
 	}
 	if r := e.refresh(next); r.status != http.StatusOK {
 		t.Fatalf("the successor: %d %s", r.status, r.body)

@@ -119,14 +119,15 @@ type RefreshToken struct {
 
 // Rotation asks to spend one refresh token and store its successor, atomically.
 type Rotation struct {
-	// UserID is the user the presented token names, its routing tag; a token that is not stored
-	// under this user is ErrNotFound.
+	// UserID is the user the presented token names, its routing tag; FamilyID is the family it
+	// names. A token that is not stored under this user and this family is ErrNotFound.
 	UserID   string
+	FamilyID string
 	Hash     string   // hash of the presented token
 	ClientID string   // the authenticated client; must own the family
 	Scope    []string // requested scope; must be a subset of the family's scope (empty: any)
-	// Next is the successor. FamilyID is filled in by the backend; ExpiresAt is capped at the
-	// family's ExpiresAt.
+	// Next is the successor. Its FamilyID is filled in by the backend (the presented token's
+	// family); ExpiresAt is capped at the family's ExpiresAt.
 	Next RefreshToken
 	Now  time.Time
 }
@@ -135,23 +136,27 @@ type Rotation struct {
 //
 // Every family and token is reached through its user: callers always pass the user id (the
 // refresh token carries it), so a backend may place all of a user's families and tokens together
-// (Redis keeps them in one Cluster hash slot). A token or family asked for under another user is
-// treated as unknown.
+// (Redis keeps them in one Cluster hash slot). A token is also reached through its family, which
+// the refresh token names too, so a backend need not look the family up before it can lock it. A
+// token or family asked for under another user, or a token under another family, is treated as
+// unknown.
 type RefreshStore interface {
 	// CreateFamily stores a new family and its first token.
 	CreateFamily(ctx context.Context, f Family, first RefreshToken) error
 	// Rotate spends r.Hash and stores r.Next in one atomic step and returns the family.
 	// Exactly one of many concurrent Rotate calls for one hash succeeds. Checks, in order:
-	//   unknown hash, or not of r.UserID     → ErrNotFound (nothing spent)
+	//   unknown hash, or not stored under
+	//   r.UserID and r.FamilyID              → ErrNotFound (nothing spent)
 	//   family revoked                       → ErrFamilyRevoked
 	//   token already spent                  → ErrTokenSpent, and the family is revoked
 	//   family or token expired at r.Now     → ErrTokenExpired
 	//   family owned by another client       → ErrClientMismatch (nothing spent)
 	//   r.Scope not within the family scope  → ErrScopeNotGranted (nothing spent)
 	Rotate(ctx context.Context, r Rotation) (Family, error)
-	// FamilyByToken returns the family of user userID that a token hash (spent or not) belongs
-	// to, or ErrNotFound (also when the token belongs to another user's family).
-	FamilyByToken(ctx context.Context, userID, hash string) (Family, error)
+	// FamilyByToken returns family familyID of user userID if a token hash (spent or not)
+	// belongs to it, or ErrNotFound (also when the token belongs to another family, or to another
+	// user's family).
+	FamilyByToken(ctx context.Context, userID, familyID, hash string) (Family, error)
 	// RevokeFamily ends family familyID of user userID: none of its tokens refresh again.
 	// Revoking an unknown or already revoked family, or a family of another user, is a no-op,
 	// not an error.

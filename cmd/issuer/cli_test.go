@@ -162,9 +162,9 @@ func (c *cli) hasher() *secrets.ClientHasher {
 func (c *cli) login(u storage.User) string {
 	c.t.Helper()
 	now := time.Now()
-	tok := secrets.NewRefreshToken(u.ID)
 	f := storage.Family{ID: secrets.NewID(), UserID: u.ID, ClientID: "app", Scope: []string{"openid"},
 		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour), Username: u.Username}
+	tok := secrets.NewRefreshToken(u.ID, f.ID)
 	if err := c.openStore().CreateFamily(context.Background(), f, storage.RefreshToken{Hash: secrets.HashToken(tok), ExpiresAt: now.Add(time.Hour)}); err != nil {
 		c.t.Fatal(err)
 	}
@@ -174,10 +174,10 @@ func (c *cli) login(u storage.User) string {
 // refresh spends tok as a refresh grant would and returns the store's verdict.
 func (c *cli) refresh(tok string) error {
 	c.t.Helper()
-	user, _ := secrets.ParseRefreshToken(tok)
+	user, fam, _ := secrets.ParseRefreshToken(tok)
 	_, err := c.openStore().Rotate(context.Background(), storage.Rotation{
-		Hash: secrets.HashToken(tok), UserID: user, ClientID: "app",
-		Next: storage.RefreshToken{Hash: secrets.HashToken(secrets.NewRefreshToken(user)), ExpiresAt: time.Now().Add(time.Hour)},
+		Hash: secrets.HashToken(tok), UserID: user, FamilyID: fam, ClientID: "app",
+		Next: storage.RefreshToken{Hash: secrets.HashToken(secrets.NewRefreshToken(user, fam)), ExpiresAt: time.Now().Add(time.Hour)},
 		Now:  time.Now(),
 	})
 	return err

@@ -21,19 +21,24 @@ func random(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// NewRefreshToken returns a refresh token of user userID: "<userID>.<256 random bits>", the
-// random part 43 characters. The user id is the token's routing tag in the store (see
-// storage.Rotation); it is no secret, and the random part alone makes the token unguessable.
-func NewRefreshToken(userID string) string { return userID + "." + random(32) }
+// NewRefreshToken returns a refresh token of family familyID of user userID:
+// "<userID>.<familyID>.<256 random bits>", the random part 43 characters. The user id is the
+// token's routing tag in the store and the family id names the family it belongs to (see
+// storage.Rotation); neither is a secret, and the random part alone makes the token unguessable.
+// Neither id may contain '.'.
+func NewRefreshToken(userID, familyID string) string {
+	return userID + "." + familyID + "." + random(32)
+}
 
-// ParseRefreshToken returns the user id a refresh token names: the part before the first '.'.
-// ok is false when there is no '.' or either side of it is empty.
-func ParseRefreshToken(tok string) (userID string, ok bool) {
-	userID, rest, found := strings.Cut(tok, ".")
-	if !found || userID == "" || rest == "" {
-		return "", false
+// ParseRefreshToken returns the user id and the family id a refresh token names: its first two
+// '.'-separated parts. ok is false unless the token has exactly three '.'-separated parts, none
+// of them empty.
+func ParseRefreshToken(tok string) (userID, familyID string, ok bool) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return "", "", false
 	}
-	return userID, true
+	return parts[0], parts[1], true
 }
 
 // NewClientSecret returns a generated client secret of 256 random bits.
@@ -42,7 +47,7 @@ func NewClientSecret() string { return random(32) }
 // NewID returns a 128-bit random identifier for users, families and token ids (jti).
 func NewID() string { return random(16) }
 
-// HashToken returns the storage key of a refresh token (the whole token, user id included):
+// HashToken returns the storage key of a refresh token (the whole token, user and family ids included):
 // SHA-256, base64url. A fast hash is right here: the token has 256 bits of entropy, so there is nothing to brute-force, and the hash is
 // the lookup key of every refresh.
 func HashToken(token string) string {

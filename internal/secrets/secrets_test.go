@@ -31,42 +31,47 @@ func TestTokensAndIDs(t *testing.T) {
 func TestRefreshTokens(t *testing.T) {
 	seen := map[string]bool{}
 	for range 1000 {
-		tok := NewRefreshToken("u-1")
-		random, ok := strings.CutPrefix(tok, "u-1.")
+		tok := NewRefreshToken("u-1", "f-1")
+		random, ok := strings.CutPrefix(tok, "u-1.f-1.")
 		if !ok || len(random) != 43 || strings.Contains(random, ".") || seen[tok] {
-			t.Fatalf("token %q: want \"u-1.\" and 43 unique characters (256 bits)", tok)
+			t.Fatalf("token %q: want \"u-1.f-1.\" and 43 unique characters (256 bits)", tok)
 		}
 		seen[tok] = true
-		if user, ok := ParseRefreshToken(tok); !ok || user != "u-1" {
-			t.Fatalf("ParseRefreshToken(%q) = %q, %v; want u-1, true", tok, user, ok)
+		if user, fam, ok := ParseRefreshToken(tok); !ok || user != "u-1" || fam != "f-1" {
+			t.Fatalf("ParseRefreshToken(%q) = %q, %q, %v; want u-1, f-1, true", tok, user, fam, ok)
 		}
 		if h := HashToken(tok); len(h) != 43 || h == HashToken(random) || HashToken(tok) != h {
 			t.Fatalf("hash %q of %q: want 43 characters, of the whole token", h, tok)
 		}
 	}
-	id := NewID()
-	if user, ok := ParseRefreshToken(NewRefreshToken(id)); !ok || user != id {
-		t.Fatalf("ParseRefreshToken(NewRefreshToken(%q)) = %q, %v", id, user, ok)
+	id, fid := NewID(), NewID()
+	if user, fam, ok := ParseRefreshToken(NewRefreshToken(id, fid)); !ok || user != id || fam != fid {
+		t.Fatalf("ParseRefreshToken(NewRefreshToken(%q, %q)) = %q, %q, %v", id, fid, user, fam, ok)
 	}
 }
 
 func TestParseRefreshToken(t *testing.T) {
 	for _, tc := range []struct {
-		tok, user string
-		ok        bool
+		tok, user, fam string
+		ok             bool
 	}{
-		{"u-1.abc", "u-1", true},
-		{"u-1.a.b", "u-1", true}, // split at the first '.'
-		{"u-1..", "u-1", true},
-		{"abc", "", false},
-		{"", "", false},
-		{".abc", "", false},
-		{"u-1.", "", false},
-		{".", "", false},
+		{"u-1.f-1.abc", "u-1", "f-1", true},
+		{"u-1.f-1.a.b", "", "", false}, // four parts
+		{"u-1.abc", "", "", false},     // the old form, without a family
+		{"u-1.f-1.", "", "", false},
+		{"u-1..abc", "", "", false},
+		{".f-1.abc", "", "", false},
+		{"u-1..", "", "", false},
+		{"..", "", "", false},
+		{"abc", "", "", false},
+		{"", "", "", false},
+		{".abc", "", "", false},
+		{"u-1.", "", "", false},
+		{".", "", "", false},
 	} {
-		user, ok := ParseRefreshToken(tc.tok)
-		if user != tc.user || ok != tc.ok {
-			t.Errorf("ParseRefreshToken(%q) = %q, %v; want %q, %v", tc.tok, user, ok, tc.user, tc.ok)
+		user, fam, ok := ParseRefreshToken(tc.tok)
+		if user != tc.user || fam != tc.fam || ok != tc.ok {
+			t.Errorf("ParseRefreshToken(%q) = %q, %q, %v; want %q, %q, %v", tc.tok, user, fam, ok, tc.user, tc.fam, tc.ok)
 		}
 	}
 }

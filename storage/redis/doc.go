@@ -35,16 +35,16 @@
 //
 // This version runs on a single node (the client is a redis.UniversalClient so that Sentinel and
 // Cluster fit later). Cluster wants every key a script touches to hash to one slot and to be
-// named in KEYS. The refresh data meets both: the refresh token names its user
-// ("<user id>.<random>", see internal/secrets) and every caller passes that user id
-// (storage.Rotation.UserID, FamilyByToken, RevokeFamily), so all refresh keys are built in Go
-// under the user's tag. Where a script needs a key that only stored data names, the Go side reads
-// that data first and the script checks it is still true: Rotate and FamilyByToken read the
-// token's family id (HGET) and pass the family key, and the script refuses if the token names
-// another family (two round trips per refresh); RevokeUserFamilies reads the user's index and
-// passes every family key, and the script does nothing and says so, to be run again on a fresh
-// read, if the index gained a family in between. A token asked for under another user's id is
-// simply not found.
+// named in KEYS. The refresh data meets both: the refresh token names its user and its family
+// ("<user id>.<family id>.<random>", see internal/secrets) and every caller passes those ids
+// (storage.Rotation.UserID and FamilyID, FamilyByToken, RevokeFamily), so all refresh keys are
+// built in Go under the user's tag. Rotate and FamilyByToken pass the token key and the family
+// key in KEYS and the script refuses (not found) if the token is stored under another family: one
+// round trip per refresh. Where a script needs a key that only stored data names, the Go side
+// reads that data first and the script checks it is still true: RevokeUserFamilies reads the
+// user's index and passes every family key, and the script does nothing and says so, to be run
+// again on a fresh read, if the index gained a family in between. A token asked for under another
+// user's id, or another family's, is simply not found.
 //
 // UserByName and DeleteUser still derive the user key from the name index inside their scripts;
 // both keys carry the {users} tag, so they share a slot.

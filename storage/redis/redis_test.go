@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/issuer-dev/issuer/internal/redistest"
 	"github.com/issuer-dev/issuer/storage"
 	"github.com/issuer-dev/issuer/storage/storagetest"
@@ -75,7 +77,7 @@ func TestTTLs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateFamily: %v", err)
 	}
-	_, err = s.Rotate(ctx, storage.Rotation{UserID: f.UserID, Hash: h0, ClientID: "web",
+	_, err = s.Rotate(ctx, storage.Rotation{UserID: f.UserID, FamilyID: f.ID, Hash: h0, ClientID: "web",
 		Next: storage.RefreshToken{Hash: h1, ExpiresAt: now.Add(time.Hour + 168*time.Hour)}, Now: now.Add(time.Hour)})
 	if err != nil {
 		t.Fatalf("Rotate: %v", err)
@@ -242,5 +244,87 @@ func TestRevokeUserFamiliesStaleIndex(t *testing.T) {
 	}
 	if n, err := s.RevokeUserFamilies(ctx, "u-1"); err != nil || n != 2 {
 		t.Fatalf("RevokeUserFamilies = %d, %v; want 2 (the refused script revoked nothing)", n, err)
+	}
+}
+
+// commandCounter is a hook that records the name of every command sent, pipelines included.
+type commandCounter struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (c *commandCounter) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (c *commandCounter) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		c.mu.Lock()
+		c.names = append(c.names, cmd.Name())
+		c.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+
+func (c *commandCounter) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		c.mu.Lock()
+		for _, cmd := range cmds {
+			c.names = append(c.names, cmd.Name())
+		}
+		c.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+// take returns the commands recorded since the last take.
+func (c *commandCounter) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	names := c.names
+	c.names = nil
+	return names
+}
+
+// TestRefreshOneRoundTrip: with the scripts cached, Rotate and FamilyByToken each send one
+// command (EVALSHA), whether they succeed or refuse.
+func TestRefreshOneRoundTrip(t *testing.T) {
+	s, _ := open(t)
+	ctx := t.Context()
+	now := time.Now()
+	f := storage.Family{ID: "fam-1", UserID: "u-1", ClientID: "web", ExpiresAt: now.Add(time.Hour)}
+	if err := s.CreateFamily(ctx, f, storage.RefreshToken{Hash: "h0", ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatalf("CreateFamily: %v", err)
+	}
+	rot := func(fam, hash, next string) storage.Rotation {
+		return storage.Rotation{UserID: "u-1", FamilyID: fam, Hash: hash, ClientID: "web",
+			Next: storage.RefreshToken{Hash: next, ExpiresAt: now.Add(time.Hour)}, Now: now}
+	}
+	// Load both scripts into the server's cache.
+	if _, err := s.Rotate(ctx, rot("fam-1", "h0", "h1")); err != nil {
+		t.Fatalf("Rotate h0: %v", err)
+	}
+	if _, err := s.FamilyByToken(ctx, "u-1", "fam-1", "h1"); err != nil {
+		t.Fatalf("FamilyByToken h1: %v", err)
+	}
+
+	var c commandCounter
+	s.rdb.AddHook(&c)
+	for _, tc := range []struct {
+		name string
+		call func() error
+		want error
+	}{
+		{"Rotate", func() error { _, err := s.Rotate(ctx, rot("fam-1", "h1", "h2")); return err }, nil},
+		{"Rotate under another family", func() error { _, err := s.Rotate(ctx, rot("fam-2", "h2", "h3")); return err }, storage.ErrNotFound},
+		{"Rotate of a spent token", func() error { _, err := s.Rotate(ctx, rot("fam-1", "h1", "h3")); return err }, storage.ErrTokenSpent},
+		{"FamilyByToken", func() error { _, err := s.FamilyByToken(ctx, "u-1", "fam-1", "h2"); return err }, nil},
+		{"FamilyByToken under another family", func() error { _, err := s.FamilyByToken(ctx, "u-1", "fam-2", "h2"); return err }, storage.ErrNotFound},
+	} {
+		err := tc.call()
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+		if got := c.take(); len(got) != 1 || got[0] != "evalsha" {
+			t.Errorf("%s sent %q, want one evalsha", tc.name, got)
+		}
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/issuer-dev/issuer/storage"
 )
 
@@ -63,21 +61,18 @@ func (s *Store) CreateFamily(ctx context.Context, f storage.Family, first storag
 	return nil
 }
 
-// Rotate reads the family id of r.Hash under r.UserID, then spends r.Hash and stores r.Next in
-// one script, which checks that the token still names that family; see scripts/rotate.lua for the
-// checks, made in the order storage.RefreshStore documents. A spent token revokes its family
-// inside the same script.
+// Rotate spends r.Hash and stores r.Next in one script, one round trip: the token names its
+// family (r.FamilyID), so the presented token's key, the successor's and the family's are all
+// known up front and passed in KEYS, and the script refuses a token stored under another family.
+// See scripts/rotate.lua for the checks, made in the order storage.RefreshStore documents. A spent
+// token revokes its family inside the same script.
 func (s *Store) Rotate(ctx context.Context, r storage.Rotation) (storage.Family, error) {
-	fid, err := s.tokenFamily(ctx, r.UserID, r.Hash)
-	if err != nil {
-		return storage.Family{}, fmt.Errorf("redis: rotate refresh token: %w", err)
-	}
 	args := make([]any, 0, 4+len(r.Scope))
-	args = append(args, ms(r.Now), r.ClientID, ms(r.Next.ExpiresAt), fid)
+	args = append(args, ms(r.Now), r.ClientID, ms(r.Next.ExpiresAt), r.FamilyID)
 	for _, sc := range r.Scope {
 		args = append(args, sc)
 	}
-	keys := []string{tokenKey(r.UserID, r.Hash), tokenKey(r.UserID, r.Next.Hash), familyKey(r.UserID, fid)}
+	keys := []string{tokenKey(r.UserID, r.Hash), tokenKey(r.UserID, r.Next.Hash), familyKey(r.UserID, r.FamilyID)}
 	reply, err := rotateScript.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
 		return storage.Family{}, fmt.Errorf("redis: rotate refresh token: %w", err)
@@ -95,15 +90,11 @@ func (s *Store) Rotate(ctx context.Context, r storage.Rotation) (storage.Family,
 	return decodeFamilyReply(reply[1:])
 }
 
-// FamilyByToken returns the family of user userID that a token hash (spent or not) belongs to,
-// or ErrNotFound.
-func (s *Store) FamilyByToken(ctx context.Context, userID, hash string) (storage.Family, error) {
-	fid, err := s.tokenFamily(ctx, userID, hash)
-	if err != nil {
-		return storage.Family{}, fmt.Errorf("redis: family by refresh token: %w", err)
-	}
-	keys := []string{tokenKey(userID, hash), familyKey(userID, fid)}
-	reply, err := familyByTokenScript.Run(ctx, s.rdb, keys, fid).Slice()
+// FamilyByToken returns family familyID of user userID if a token hash (spent or not) belongs to
+// it, or ErrNotFound. One script, one round trip.
+func (s *Store) FamilyByToken(ctx context.Context, userID, familyID, hash string) (storage.Family, error) {
+	keys := []string{tokenKey(userID, hash), familyKey(userID, familyID)}
+	reply, err := familyByTokenScript.Run(ctx, s.rdb, keys, familyID).Slice()
 	if err != nil {
 		return storage.Family{}, fmt.Errorf("redis: family by refresh token: %w", err)
 	}
@@ -151,16 +142,6 @@ func (s *Store) RevokeUserFamilies(ctx context.Context, userID string) (int, err
 		}
 	}
 	return 0, fmt.Errorf("redis: revoke refresh families of user %q: new logins kept coming in", userID)
-}
-
-// tokenFamily returns the id of the family a token of user userID belongs to, or
-// storage.ErrNotFound when no such token is stored under that user.
-func (s *Store) tokenFamily(ctx context.Context, userID, hash string) (string, error) {
-	fid, err := s.rdb.HGet(ctx, tokenKey(userID, hash), "f").Result()
-	if errors.Is(err, redis.Nil) {
-		return "", storage.ErrNotFound
-	}
-	return fid, err
 }
 
 // decodeFamilyReply reads a family from the [field, value, ...] list a script returned.

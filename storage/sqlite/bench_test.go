@@ -22,7 +22,7 @@ func BenchmarkRotate(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := range b.N {
-		if _, err := s.Rotate(ctx, spend("u", hashes[i], hashes[i+1], t0)); err != nil {
+		if _, err := s.Rotate(ctx, spend("u", "f", hashes[i], hashes[i+1], t0)); err != nil {
 			b.Fatalf("Rotate %d: %v", i, err)
 		}
 	}

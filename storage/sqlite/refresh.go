@@ -57,7 +57,7 @@ func (s *Store) CreateFamily(ctx context.Context, f storage.Family, first storag
 // Rotate spends r.Hash and stores r.Next in one IMMEDIATE transaction, so exactly one of many
 // concurrent calls for one hash succeeds, across goroutines and processes. The checks and their
 // order are those of storage.RefreshStore; an expiry at or before r.Now has passed. A token of
-// another user's family is unknown.
+// another family than r.FamilyID, or of another user's family, is unknown.
 func (s *Store) Rotate(ctx context.Context, r storage.Rotation) (storage.Family, error) {
 	switch {
 	case r.Now.IsZero():
@@ -78,7 +78,7 @@ func (s *Store) Rotate(ctx context.Context, r storage.Rotation) (storage.Family,
 	f, err := scanFamily(tx.QueryRowContext(ctx, `
 		SELECT `+familyColumns+`, t.expires_at, t.spent_at IS NOT NULL, f.revoked
 		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
-		WHERE t.hash = ? AND f.user_id = ?`, r.Hash, r.UserID), &tokenExpires, &spent, &revoked)
+		WHERE t.hash = ? AND t.family_id = ? AND f.user_id = ?`, r.Hash, r.FamilyID, r.UserID), &tokenExpires, &spent, &revoked)
 	if err != nil {
 		return storage.Family{}, fmt.Errorf("sqlite: rotate refresh token: %w", err)
 	}
@@ -130,13 +130,13 @@ func (s *Store) reused(ctx context.Context, tx *sql.Tx, id string) error {
 	return fmt.Errorf("sqlite: rotate refresh token of family %q: %w", id, storage.ErrTokenSpent)
 }
 
-// FamilyByToken returns the family of user userID that a token hash, spent or not, belongs to,
-// or storage.ErrNotFound.
-func (s *Store) FamilyByToken(ctx context.Context, userID, hash string) (storage.Family, error) {
+// FamilyByToken returns family familyID of user userID if a token hash, spent or not, belongs
+// to it, or storage.ErrNotFound.
+func (s *Store) FamilyByToken(ctx context.Context, userID, familyID, hash string) (storage.Family, error) {
 	f, err := scanFamily(s.ro.QueryRowContext(ctx, `
 		SELECT `+familyColumns+`
 		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
-		WHERE t.hash = ? AND f.user_id = ?`, hash, userID))
+		WHERE t.hash = ? AND t.family_id = ? AND f.user_id = ?`, hash, familyID, userID))
 	if err != nil {
 		return storage.Family{}, fmt.Errorf("sqlite: refresh family by token: %w", err)
 	}

@@ -47,8 +47,8 @@ func family(id, user string, expires time.Time) storage.Family {
 		AuthTime: t0, CreatedAt: t0, ExpiresAt: expires}
 }
 
-func spend(user, hash, next string, now time.Time) storage.Rotation {
-	return storage.Rotation{UserID: user, Hash: hash, ClientID: "web",
+func spend(user, fam, hash, next string, now time.Time) storage.Rotation {
+	return storage.Rotation{UserID: user, FamilyID: fam, Hash: hash, ClientID: "web",
 		Next: storage.RefreshToken{Hash: next, ExpiresAt: now.Add(time.Hour)}, Now: now}
 }
 
@@ -118,7 +118,7 @@ func TestTwoHandles(t *testing.T) {
 			wg.Go(func() {
 				<-start
 				next := fmt.Sprint(first, "-next-", i)
-				_, err := s.Rotate(ctx, spend("u-1", first, next, t0.Add(time.Minute)))
+				_, err := s.Rotate(ctx, spend("u-1", fam, first, next, t0.Add(time.Minute)))
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
@@ -141,7 +141,7 @@ func TestTwoHandles(t *testing.T) {
 				round, wins, spent, rev)
 		}
 		for _, s := range []*Store{a, b} {
-			if _, err := s.Rotate(ctx, spend("u-1", winner, winner+"-after", t0.Add(2*time.Minute))); !errors.Is(err, storage.ErrFamilyRevoked) {
+			if _, err := s.Rotate(ctx, spend("u-1", fam, winner, winner+"-after", t0.Add(2*time.Minute))); !errors.Is(err, storage.ErrFamilyRevoked) {
 				t.Fatalf("round %d: Rotate of the winner's successor: %v, want ErrFamilyRevoked", round, err)
 			}
 		}
@@ -273,8 +273,8 @@ func TestCanceledContext(t *testing.T) {
 		"CreateFamily": func() error {
 			return s.CreateFamily(ctx, family("f", "u", t0.Add(time.Hour)), storage.RefreshToken{Hash: "h"})
 		},
-		"Rotate":            func() error { _, err := s.Rotate(ctx, spend("u", "h", "h2", t0)); return err },
-		"FamilyByToken":     func() error { _, err := s.FamilyByToken(ctx, "u", "h"); return err },
+		"Rotate":            func() error { _, err := s.Rotate(ctx, spend("u", "f", "h", "h2", t0)); return err },
+		"FamilyByToken":     func() error { _, err := s.FamilyByToken(ctx, "u", "f", "h"); return err },
 		"RevokeFamily":      func() error { return s.RevokeFamily(ctx, "u", "f") },
 		"RevokeUser":        func() error { _, err := s.RevokeUserFamilies(ctx, "u"); return err },
 		"KeySet":            func() error { _, err := s.KeySet(ctx); return err },
@@ -304,12 +304,12 @@ func TestStoredTokenExpiryIsCapped(t *testing.T) {
 	if err := s.CreateFamily(ctx, family("f", "u", end), storage.RefreshToken{Hash: "h0", ExpiresAt: t0.Add(5 * time.Hour)}); err != nil {
 		t.Fatalf("CreateFamily: %v", err)
 	}
-	r := spend("u", "h0", "h1", t0)
+	r := spend("u", "f", "h0", "h1", t0)
 	r.Next.ExpiresAt = t0.Add(7 * time.Hour)
 	if _, err := s.Rotate(ctx, r); err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
-	r = spend("u", "h1", "h2", t0.Add(time.Minute))
+	r = spend("u", "f", "h1", "h2", t0.Add(time.Minute))
 	r.Next.ExpiresAt = time.Time{} // no idle expiry asked: the family's end
 	if _, err := s.Rotate(ctx, r); err != nil {
 		t.Fatalf("Rotate: %v", err)

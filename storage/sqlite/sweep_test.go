@@ -42,7 +42,7 @@ func TestSweep(t *testing.T) {
 			t.Fatalf("CreateFamily: %v", err)
 		}
 		if f.rotated {
-			if _, err := s.Rotate(ctx, spend("u", f.id+"/0", f.id+"/1", t0)); err != nil {
+			if _, err := s.Rotate(ctx, spend("u", f.id, f.id+"/0", f.id+"/1", t0)); err != nil {
 				t.Fatalf("Rotate: %v", err)
 			}
 		}
@@ -64,7 +64,7 @@ func TestSweep(t *testing.T) {
 			hashes = append(hashes, f.id+"/1")
 		}
 		for _, h := range hashes {
-			_, err := s.FamilyByToken(ctx, "u", h)
+			_, err := s.FamilyByToken(ctx, "u", f.id, h)
 			switch {
 			case f.gone && !errors.Is(err, storage.ErrNotFound):
 				t.Errorf("FamilyByToken(%s) after Sweep: %v, want ErrNotFound", h, err)
@@ -74,7 +74,7 @@ func TestSweep(t *testing.T) {
 		}
 	}
 	// Reuse detection still works in the surviving family.
-	if _, err := s.Rotate(ctx, spend("u", "alive-rotated/0", "x", now)); !errors.Is(err, storage.ErrTokenSpent) {
+	if _, err := s.Rotate(ctx, spend("u", "alive-rotated", "alive-rotated/0", "x", now)); !errors.Is(err, storage.ErrTokenSpent) {
 		t.Errorf("Rotate of a spent token of a live family after Sweep: %v, want ErrTokenSpent", err)
 	}
 

@@ -24,7 +24,7 @@ func testRefreshConcurrency(t *testing.T, newStore func(t *testing.T) storage.St
 		for i := range racers {
 			wg.Go(func() {
 				<-start
-				_, errs[i] = s.Rotate(ctx, rotation("h0", fmt.Sprint("next-", i), at(time.Hour)))
+				_, errs[i] = s.Rotate(ctx, rotation("fam-1", "h0", fmt.Sprint("next-", i), at(time.Hour)))
 			})
 		}
 		close(start)
@@ -56,14 +56,14 @@ func testRefreshConcurrency(t *testing.T, newStore func(t *testing.T) storage.St
 
 		// Only the winner's successor was stored, and the reuse revoked the family.
 		for i := range racers {
-			_, err := s.FamilyByToken(ctx, "u-1", fmt.Sprint("next-", i))
+			_, err := s.FamilyByToken(ctx, "u-1", "fam-1", fmt.Sprint("next-", i))
 			if i == winner {
 				checkErr(t, "FamilyByToken(winner's successor)", err, nil)
 			} else if !errors.Is(err, storage.ErrNotFound) {
 				t.Errorf("FamilyByToken(successor of losing racer %d): error %v, want ErrNotFound", i, err)
 			}
 		}
-		_, err := s.Rotate(ctx, rotation(fmt.Sprint("next-", winner), "after", at(2*time.Hour)))
+		_, err := s.Rotate(ctx, rotation("fam-1", fmt.Sprint("next-", winner), "after", at(2*time.Hour)))
 		checkErr(t, "Rotate the winner's successor", err, storage.ErrFamilyRevoked)
 	})
 
@@ -81,7 +81,7 @@ func testRefreshConcurrency(t *testing.T, newStore func(t *testing.T) storage.St
 			wg.Go(func() {
 				<-start
 				for i := range steps {
-					r := rotation(fmt.Sprint("f", f, "-", i), fmt.Sprint("f", f, "-", i+1), at(time.Duration(i+1)*time.Minute))
+					r := rotation(fmt.Sprint("fam-", f), fmt.Sprint("f", f, "-", i), fmt.Sprint("f", f, "-", i+1), at(time.Duration(i+1)*time.Minute))
 					if _, err := s.Rotate(ctx, r); err != nil {
 						errs <- fmt.Errorf("family %d, step %d: %w", f, i, err)
 						return
@@ -96,7 +96,7 @@ func testRefreshConcurrency(t *testing.T, newStore func(t *testing.T) storage.St
 			t.Error(err)
 		}
 		for f := range families {
-			got, err := s.FamilyByToken(ctx, "u-1", fmt.Sprint("f", f, "-", steps))
+			got, err := s.FamilyByToken(ctx, "u-1", fmt.Sprint("fam-", f), fmt.Sprint("f", f, "-", steps))
 			checkErr(t, "FamilyByToken(last successor)", err, nil)
 			if want := fmt.Sprint("fam-", f); got.ID != want {
 				t.Errorf("last successor of %s belongs to %s", want, got.ID)

@@ -318,6 +318,9 @@ func (m *memStore) Rotate(ctx context.Context, r storage.Rotation) (storage.Fami
 	if fam.f.UserID != r.UserID && !m.is("rotate-ignores-user") {
 		return storage.Family{}, storage.ErrNotFound
 	}
+	if tok.familyID != r.FamilyID && !m.is("rotate-ignores-family") {
+		return storage.Family{}, storage.ErrNotFound
+	}
 	expired := func(end time.Time) bool {
 		if m.is("expiry-off-by-one") {
 			return r.Now.After(end)
@@ -375,11 +378,12 @@ func (m *memStore) Rotate(ctx context.Context, r storage.Rotation) (storage.Fami
 	return m.copyFamily(fam.f), nil
 }
 
-func (m *memStore) FamilyByToken(ctx context.Context, userID, hash string) (storage.Family, error) {
+func (m *memStore) FamilyByToken(ctx context.Context, userID, familyID, hash string) (storage.Family, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	tok, ok := m.tokens[hash]
-	if !ok || (tok.spent && m.is("family-by-spent-notfound")) || m.families[tok.familyID].f.UserID != userID {
+	if !ok || (tok.spent && m.is("family-by-spent-notfound")) || m.families[tok.familyID].f.UserID != userID ||
+		(tok.familyID != familyID && !m.is("family-by-token-ignores-family")) {
 		return storage.Family{}, storage.ErrNotFound
 	}
 	return m.copyFamily(m.families[tok.familyID].f), nil

@@ -19,11 +19,11 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		s, ctx := newStore(t), t.Context()
 		f := sampleFamily("fam-1", "u-1")
 		createFamily(t, s, f, "h0", at(idle))
-		got, err := s.FamilyByToken(ctx, "u-1", "h0")
+		got, err := s.FamilyByToken(ctx, "u-1", "fam-1", "h0")
 		checkErr(t, "FamilyByToken", err, nil)
 		checkFamily(t, got, f)
 
-		_, err = s.FamilyByToken(ctx, "u-1", "h-unknown")
+		_, err = s.FamilyByToken(ctx, "u-1", "fam-1", "h-unknown")
 		checkErr(t, "FamilyByToken(unknown)", err, storage.ErrNotFound)
 	})
 
@@ -36,17 +36,17 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 
 		for i := 1; i <= 4; i++ {
 			now := at(time.Duration(i) * time.Hour)
-			got, err := s.Rotate(ctx, rotation(fmt.Sprint("h", i-1), fmt.Sprint("h", i), now))
+			got, err := s.Rotate(ctx, rotation("fam-1", fmt.Sprint("h", i-1), fmt.Sprint("h", i), now))
 			checkErr(t, fmt.Sprintf("Rotate h%d", i-1), err, nil)
 			checkFamily(t, got, f)
 		}
 		// Spent and unspent hashes all lead to their family.
 		for i := 0; i <= 4; i++ {
-			got, err := s.FamilyByToken(ctx, "u-1", fmt.Sprint("h", i))
+			got, err := s.FamilyByToken(ctx, "u-1", "fam-1", fmt.Sprint("h", i))
 			checkErr(t, fmt.Sprintf("FamilyByToken h%d", i), err, nil)
 			checkFamily(t, got, f)
 		}
-		got, err := s.FamilyByToken(ctx, "u-1", "o0")
+		got, err := s.FamilyByToken(ctx, "u-1", "fam-2", "o0")
 		checkErr(t, "FamilyByToken o0", err, nil)
 		checkFamily(t, got, other)
 	})
@@ -57,17 +57,17 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		createFamily(t, s, f, "h0", at(idle))
 		createFamily(t, s, sampleFamily("fam-2", "u-1"), "o0", at(idle))
 
-		r := rotation("h0", "h1", at(time.Hour))
+		r := rotation("fam-1", "h0", "h1", at(time.Hour))
 		r.Next.FamilyID = "fam-2" // the backend must ignore this and use the family of h0
 		_, err := s.Rotate(ctx, r)
 		checkErr(t, "Rotate", err, nil)
-		got, err := s.FamilyByToken(ctx, "u-1", "h1")
+		got, err := s.FamilyByToken(ctx, "u-1", "fam-1", "h1")
 		checkErr(t, "FamilyByToken(successor)", err, nil)
 		checkFamily(t, got, f)
 
 		// Revoking fam-1 ends the successor, revoking fam-2 would not have.
 		checkErr(t, "RevokeFamily", s.RevokeFamily(ctx, "u-1", "fam-1"), nil)
-		_, err = s.Rotate(ctx, rotation("h1", "h2", at(2*time.Hour)))
+		_, err = s.Rotate(ctx, rotation("fam-1", "h1", "h2", at(2*time.Hour)))
 		checkErr(t, "Rotate successor of a revoked family", err, storage.ErrFamilyRevoked)
 	})
 
@@ -75,44 +75,60 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		s, ctx := newStore(t), t.Context()
 		createFamily(t, s, sampleFamily("fam-1", "u-1"), "h0", at(idle))
 		for _, hash := range []string{"h-unknown", "", "H0"} {
-			_, err := s.Rotate(ctx, rotation(hash, "h1", at(time.Hour)))
+			_, err := s.Rotate(ctx, rotation("fam-1", hash, "h1", at(time.Hour)))
 			checkErr(t, fmt.Sprintf("Rotate(%q)", hash), err, storage.ErrNotFound)
 		}
-		_, err := s.FamilyByToken(ctx, "u-1", "h1")
+		_, err := s.FamilyByToken(ctx, "u-1", "fam-1", "h1")
 		checkErr(t, "FamilyByToken of a refused successor", err, storage.ErrNotFound)
-		_, err = s.Rotate(ctx, rotation("h0", "h1", at(time.Hour)))
+		_, err = s.Rotate(ctx, rotation("fam-1", "h0", "h1", at(time.Hour)))
 		checkErr(t, "Rotate h0", err, nil)
 	})
 
 	t.Run("OtherUserSpendsNothing", func(t *testing.T) {
-		// The right hash presented under another user is unknown: nothing is spent or revoked,
-		// and no successor is stored.
+		// The right hash presented under another user, or under another family of its user, is
+		// unknown: nothing is spent or revoked, and no successor is stored.
 		s, ctx := newStore(t), t.Context()
 		f := sampleFamily("fam-1", "u-1")
 		createFamily(t, s, f, "h0", at(idle))
 		createFamily(t, s, sampleFamily("fam-2", "u-2"), "o0", at(idle))
-		for _, user := range []string{"u-2", "", "U-1", "nobody"} {
-			_, err := s.Rotate(ctx, userRotation(user, "h0", "h1-"+user, at(time.Hour)))
-			checkErr(t, fmt.Sprintf("Rotate h0 as user %q", user), err, storage.ErrNotFound)
-			_, err = s.FamilyByToken(ctx, user, "h0")
-			checkErr(t, fmt.Sprintf("FamilyByToken(%q, h0)", user), err, storage.ErrNotFound)
-			for _, owner := range []string{"u-1", user} {
-				_, err = s.FamilyByToken(ctx, owner, "h1-"+user)
+		createFamily(t, s, sampleFamily("fam-3", "u-1"), "p0", at(idle))
+		wrong := []struct{ user, family string }{
+			// Another user, with the token's own family.
+			{"u-2", "fam-1"}, {"", "fam-1"}, {"U-1", "fam-1"}, {"nobody", "fam-1"},
+			// Another user, with that user's family.
+			{"u-2", "fam-2"},
+			// The token's user, with another family.
+			{"u-1", "fam-3"}, {"u-1", "fam-2"}, {"u-1", ""}, {"u-1", "FAM-1"}, {"u-1", "nobody"},
+		}
+		for _, w := range wrong {
+			next := "h1-" + w.user + "-" + w.family
+			_, err := s.Rotate(ctx, userRotation(w.user, w.family, "h0", next, at(time.Hour)))
+			checkErr(t, fmt.Sprintf("Rotate h0 as user %q, family %q", w.user, w.family), err, storage.ErrNotFound)
+			_, err = s.FamilyByToken(ctx, w.user, w.family, "h0")
+			checkErr(t, fmt.Sprintf("FamilyByToken(%q, %q, h0)", w.user, w.family), err, storage.ErrNotFound)
+			for _, owner := range []struct{ user, family string }{{"u-1", "fam-1"}, w} {
+				_, err = s.FamilyByToken(ctx, owner.user, owner.family, next)
 				checkErr(t, "FamilyByToken of the refused successor", err, storage.ErrNotFound)
 			}
 		}
-		got, err := s.Rotate(ctx, rotation("h0", "h1", at(time.Hour)))
-		checkErr(t, "Rotate h0 as its user afterwards", err, nil)
+		got, err := s.Rotate(ctx, rotation("fam-1", "h0", "h1", at(time.Hour)))
+		checkErr(t, "Rotate h0 as its user and family afterwards", err, nil)
 		checkFamily(t, got, f)
 
-		// A spent token under another user is unknown too, not a reuse that revokes the family.
-		_, err = s.Rotate(ctx, userRotation("u-2", "h0", "h1-u-2", at(2*time.Hour)))
-		checkErr(t, "Rotate spent h0 as another user", err, storage.ErrNotFound)
-		_, err = s.FamilyByToken(ctx, "u-2", "h1")
-		checkErr(t, "FamilyByToken(u-2, h1)", err, storage.ErrNotFound)
-		got, err = s.Rotate(ctx, rotation("h1", "h2", at(2*time.Hour)))
-		checkErr(t, "Rotate h1 as its user", err, nil)
+		// A spent token under another user or family is unknown too, not a reuse that revokes
+		// the family.
+		for _, w := range wrong {
+			next := "h1-" + w.user + "-" + w.family
+			_, err = s.Rotate(ctx, userRotation(w.user, w.family, "h0", next, at(2*time.Hour)))
+			checkErr(t, fmt.Sprintf("Rotate spent h0 as user %q, family %q", w.user, w.family), err, storage.ErrNotFound)
+			_, err = s.FamilyByToken(ctx, w.user, w.family, "h1")
+			checkErr(t, fmt.Sprintf("FamilyByToken(%q, %q, h1)", w.user, w.family), err, storage.ErrNotFound)
+		}
+		got, err = s.Rotate(ctx, rotation("fam-1", "h1", "h2", at(2*time.Hour)))
+		checkErr(t, "Rotate h1 as its user and family", err, nil)
 		checkFamily(t, got, f)
+		_, err = s.Rotate(ctx, rotation("fam-3", "p0", "p1", at(2*time.Hour)))
+		checkErr(t, "Rotate in the user's other family", err, nil)
 	})
 
 	t.Run("ReuseRevokesFamily", func(t *testing.T) {
@@ -121,29 +137,29 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		createFamily(t, s, f, "h0", at(idle))
 		createFamily(t, s, sampleFamily("fam-2", "u-1"), "o0", at(idle))
 
-		_, err := s.Rotate(ctx, rotation("h0", "h1", at(time.Hour)))
+		_, err := s.Rotate(ctx, rotation("fam-1", "h0", "h1", at(time.Hour)))
 		checkErr(t, "Rotate h0", err, nil)
 
 		// The thief (or a confused client) presents h0 again.
-		_, err = s.Rotate(ctx, rotation("h0", "h1-thief", at(2*time.Hour)))
+		_, err = s.Rotate(ctx, rotation("fam-1", "h0", "h1-thief", at(2*time.Hour)))
 		checkErr(t, "Rotate spent h0", err, storage.ErrTokenSpent)
-		_, err = s.FamilyByToken(ctx, "u-1", "h1-thief")
+		_, err = s.FamilyByToken(ctx, "u-1", "fam-1", "h1-thief")
 		checkErr(t, "FamilyByToken of the thief's successor", err, storage.ErrNotFound)
 
 		// The whole family is revoked: the legitimate successor is dead too, and the spent
 		// token now reports the revocation.
-		_, err = s.Rotate(ctx, rotation("h1", "h2", at(3*time.Hour)))
+		_, err = s.Rotate(ctx, rotation("fam-1", "h1", "h2", at(3*time.Hour)))
 		checkErr(t, "Rotate successor after reuse", err, storage.ErrFamilyRevoked)
-		_, err = s.Rotate(ctx, rotation("h0", "h1-again", at(3*time.Hour)))
+		_, err = s.Rotate(ctx, rotation("fam-1", "h0", "h1-again", at(3*time.Hour)))
 		checkErr(t, "Rotate spent h0 a third time", err, storage.ErrFamilyRevoked)
 
 		// The family is still found by any of its hashes (for /revoke), and others are untouched.
 		for _, h := range []string{"h0", "h1"} {
-			got, err := s.FamilyByToken(ctx, "u-1", h)
+			got, err := s.FamilyByToken(ctx, "u-1", "fam-1", h)
 			checkErr(t, "FamilyByToken "+h, err, nil)
 			checkFamily(t, got, f)
 		}
-		_, err = s.Rotate(ctx, rotation("o0", "o1", at(3*time.Hour)))
+		_, err = s.Rotate(ctx, rotation("fam-2", "o0", "o1", at(3*time.Hour)))
 		checkErr(t, "Rotate in another family", err, nil)
 	})
 
@@ -168,7 +184,7 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 				f := sampleFamily("fam-1", "u-1")
 				f.ExpiresAt = tc.familyEnd
 				createFamily(t, s, f, "h0", tc.tokenEnd)
-				_, err := s.Rotate(ctx, rotation("h0", "h1", tc.now))
+				_, err := s.Rotate(ctx, rotation("fam-1", "h0", "h1", tc.now))
 				checkErr(t, "Rotate", err, tc.want)
 			})
 		}
@@ -182,11 +198,11 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		f.ExpiresAt = at(3 * time.Hour)
 		createFamily(t, s, f, "h0", at(time.Hour))
 		for i, now := range []time.Time{at(50 * time.Minute), at(100 * time.Minute), at(150 * time.Minute)} {
-			_, err := s.Rotate(ctx, rotation(fmt.Sprint("h", i), fmt.Sprint("h", i+1), now))
+			_, err := s.Rotate(ctx, rotation("fam-1", fmt.Sprint("h", i), fmt.Sprint("h", i+1), now))
 			checkErr(t, fmt.Sprintf("Rotate h%d", i), err, nil)
 		}
 		// h3 asked for at(150m)+idle; the family ends at 180m.
-		_, err := s.Rotate(ctx, rotation("h3", "h4", at(3*time.Hour)))
+		_, err := s.Rotate(ctx, rotation("fam-1", "h3", "h4", at(3*time.Hour)))
 		checkErr(t, "Rotate at the family's end", err, storage.ErrTokenExpired)
 	})
 
@@ -196,17 +212,17 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		f.ExpiresAt = at(time.Hour)
 		createFamily(t, s, f, "h0", at(time.Hour))
 
-		r := rotation("h0", "h1", at(0))
+		r := rotation("fam-1", "h0", "h1", at(0))
 		r.Next.ExpiresAt = at(5 * time.Hour) // later than the family's end
 		_, err := s.Rotate(ctx, r)
 		checkErr(t, "Rotate h0", err, nil)
 
-		r = rotation("h1", "h2", at(time.Hour-time.Millisecond))
+		r = rotation("fam-1", "h1", "h2", at(time.Hour-time.Millisecond))
 		r.Next.ExpiresAt = at(6 * time.Hour)
 		_, err = s.Rotate(ctx, r)
 		checkErr(t, "Rotate h1 a millisecond before the family's end", err, nil)
 
-		r = rotation("h2", "h3", at(time.Hour))
+		r = rotation("fam-1", "h2", "h3", at(time.Hour))
 		_, err = s.Rotate(ctx, r)
 		checkErr(t, "Rotate h2 (asked to live 6h) at the family's end", err, storage.ErrTokenExpired)
 	})
@@ -216,14 +232,14 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		f := sampleFamily("fam-1", "u-1")
 		createFamily(t, s, f, "h0", at(idle))
 		for _, client := range []string{"other", "", "WEB"} {
-			r := rotation("h0", "h1-"+client, at(time.Hour))
+			r := rotation("fam-1", "h0", "h1-"+client, at(time.Hour))
 			r.ClientID = client
 			_, err := s.Rotate(ctx, r)
 			checkErr(t, fmt.Sprintf("Rotate as client %q", client), err, storage.ErrClientMismatch)
-			_, err = s.FamilyByToken(ctx, "u-1", "h1-"+client)
+			_, err = s.FamilyByToken(ctx, "u-1", "fam-1", "h1-"+client)
 			checkErr(t, "FamilyByToken of the refused successor", err, storage.ErrNotFound)
 		}
-		got, err := s.Rotate(ctx, rotation("h0", "h1", at(time.Hour)))
+		got, err := s.Rotate(ctx, rotation("fam-1", "h0", "h1", at(time.Hour)))
 		checkErr(t, "Rotate as the owner afterwards", err, nil)
 		checkFamily(t, got, f)
 	})
@@ -239,14 +255,14 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 			{""},
 			{"openid", "profile", "orders:read", "orders:write"},
 		} {
-			r := rotation("h0", fmt.Sprint("h1-", i), at(time.Hour))
+			r := rotation("fam-1", "h0", fmt.Sprint("h1-", i), at(time.Hour))
 			r.Scope = scope
 			_, err := s.Rotate(ctx, r)
 			checkErr(t, fmt.Sprintf("Rotate with scope %q", scope), err, storage.ErrScopeNotGranted)
-			_, err = s.FamilyByToken(ctx, "u-1", fmt.Sprint("h1-", i))
+			_, err = s.FamilyByToken(ctx, "u-1", "fam-1", fmt.Sprint("h1-", i))
 			checkErr(t, "FamilyByToken of the refused successor", err, storage.ErrNotFound)
 		}
-		got, err := s.Rotate(ctx, rotation("h0", "h1", at(time.Hour)))
+		got, err := s.Rotate(ctx, rotation("fam-1", "h0", "h1", at(time.Hour)))
 		checkErr(t, "Rotate within the grant afterwards", err, nil)
 		checkFamily(t, got, f)
 	})
@@ -266,7 +282,7 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 			{"orders:read", "profile", "openid"},
 			nil,
 		} {
-			r := rotation(fmt.Sprint("h", i), fmt.Sprint("h", i+1), at(time.Duration(i+1)*time.Hour))
+			r := rotation("fam-1", fmt.Sprint("h", i), fmt.Sprint("h", i+1), at(time.Duration(i+1)*time.Hour))
 			r.Scope = scope
 			got, err := s.Rotate(ctx, r)
 			checkErr(t, fmt.Sprintf("Rotate h%d with scope %q", i, scope), err, nil)
@@ -297,18 +313,18 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 				f.ExpiresAt = at(2 * time.Hour)
 				createFamily(t, s, f, "h0", at(time.Hour))
 				if tc.spent {
-					_, err := s.Rotate(ctx, rotation("h0", "h1", at(time.Minute)))
+					_, err := s.Rotate(ctx, rotation("fam-1", "h0", "h1", at(time.Minute)))
 					checkErr(t, "Rotate h0", err, nil)
 				}
 				if tc.revoked {
 					checkErr(t, "RevokeFamily", s.RevokeFamily(ctx, "u-1", "fam-1"), nil)
 				}
-				r := rotation("h0", "h-next", tc.now)
+				r := rotation("fam-1", "h0", "h-next", tc.now)
 				r.ClientID, r.Scope = tc.client, tc.scope
 				_, err := s.Rotate(ctx, r)
 				checkErr(t, "Rotate", err, tc.want)
 				if tc.spent && !tc.revoked {
-					_, err = s.Rotate(ctx, rotation("h1", "h2", at(2*time.Minute)))
+					_, err = s.Rotate(ctx, rotation("fam-1", "h1", "h2", at(2*time.Minute)))
 					checkErr(t, "Rotate the successor after reuse", err, storage.ErrFamilyRevoked)
 				}
 			})
@@ -319,20 +335,20 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		s, ctx := newStore(t), t.Context()
 		createFamily(t, s, sampleFamily("fam-1", "u-1"), "h0", at(idle))
 		createFamily(t, s, sampleFamily("fam-2", "u-1"), "o0", at(idle))
-		_, err := s.Rotate(ctx, rotation("h0", "h1", at(time.Hour)))
+		_, err := s.Rotate(ctx, rotation("fam-1", "h0", "h1", at(time.Hour)))
 		checkErr(t, "Rotate h0", err, nil)
 
 		checkErr(t, "RevokeFamily", s.RevokeFamily(ctx, "u-1", "fam-1"), nil)
-		_, err = s.Rotate(ctx, rotation("h1", "h2", at(2*time.Hour)))
+		_, err = s.Rotate(ctx, rotation("fam-1", "h1", "h2", at(2*time.Hour)))
 		checkErr(t, "Rotate the live token of a revoked family", err, storage.ErrFamilyRevoked)
-		_, err = s.Rotate(ctx, rotation("h0", "h2", at(2*time.Hour)))
+		_, err = s.Rotate(ctx, rotation("fam-1", "h0", "h2", at(2*time.Hour)))
 		checkErr(t, "Rotate a spent token of a revoked family", err, storage.ErrFamilyRevoked)
 
 		checkErr(t, "RevokeFamily again", s.RevokeFamily(ctx, "u-1", "fam-1"), nil)
 		checkErr(t, "RevokeFamily(unknown)", s.RevokeFamily(ctx, "u-1", "fam-unknown"), nil)
 		checkErr(t, "RevokeFamily(\"\")", s.RevokeFamily(ctx, "u-1", ""), nil)
 
-		_, err = s.Rotate(ctx, rotation("o0", "o1", at(2*time.Hour)))
+		_, err = s.Rotate(ctx, rotation("fam-2", "o0", "o1", at(2*time.Hour)))
 		checkErr(t, "Rotate in the other family", err, nil)
 	})
 
@@ -344,9 +360,9 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		for _, user := range []string{"u-2", "", "nobody"} {
 			checkErr(t, fmt.Sprintf("RevokeFamily(%q, fam-1)", user), s.RevokeFamily(ctx, user, "fam-1"), nil)
 		}
-		_, err := s.Rotate(ctx, rotation("h0", "h1", at(time.Hour)))
+		_, err := s.Rotate(ctx, rotation("fam-1", "h0", "h1", at(time.Hour)))
 		checkErr(t, "Rotate in fam-1", err, nil)
-		_, err = s.Rotate(ctx, userRotation("u-2", "o0", "o1", at(time.Hour)))
+		_, err = s.Rotate(ctx, userRotation("u-2", "fam-2", "o0", "o1", at(time.Hour)))
 		checkErr(t, "Rotate in fam-2", err, nil)
 	})
 
@@ -362,11 +378,11 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 			createFamily(t, s, sampleFamily(f.id, f.user), f.first, at(idle))
 		}
 		checkErr(t, "RevokeFamily a3", s.RevokeFamily(ctx, "alice", "a3"), nil)
-		_, err := s.Rotate(ctx, userRotation("alice", "a4-0", "a4-1", at(time.Hour)))
+		_, err := s.Rotate(ctx, userRotation("alice", "a4", "a4-0", "a4-1", at(time.Hour)))
 		checkErr(t, "Rotate a4", err, nil)
-		_, err = s.Rotate(ctx, userRotation("alice", "a4-0", "a4-x", at(time.Hour)))
+		_, err = s.Rotate(ctx, userRotation("alice", "a4", "a4-0", "a4-x", at(time.Hour)))
 		checkErr(t, "Rotate a4 again", err, storage.ErrTokenSpent)
-		_, err = s.Rotate(ctx, userRotation("alice", "a1-0", "a1-1", at(time.Hour)))
+		_, err = s.Rotate(ctx, userRotation("alice", "a1", "a1-0", "a1-1", at(time.Hour)))
 		checkErr(t, "Rotate a1", err, nil)
 
 		n, err := s.RevokeUserFamilies(ctx, "alice")
@@ -375,10 +391,10 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 			t.Errorf("RevokeUserFamilies(alice) = %d, want 2 (a1 and a2 were live)", n)
 		}
 		for _, h := range []string{"a1-1", "a2-0"} {
-			_, err = s.Rotate(ctx, userRotation("alice", h, h+"-next", at(2*time.Hour)))
+			_, err = s.Rotate(ctx, userRotation("alice", h[:2], h, h+"-next", at(2*time.Hour)))
 			checkErr(t, "Rotate "+h+" after RevokeUserFamilies", err, storage.ErrFamilyRevoked)
 		}
-		_, err = s.Rotate(ctx, userRotation("bob", "b1-0", "b1-1", at(2*time.Hour)))
+		_, err = s.Rotate(ctx, userRotation("bob", "b1", "b1-0", "b1-1", at(2*time.Hour)))
 		checkErr(t, "Rotate bob's token", err, nil)
 
 		n, err = s.RevokeUserFamilies(ctx, "alice")
@@ -399,7 +415,7 @@ func testRefresh(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		if n != 1 {
 			t.Errorf("RevokeUserFamilies(alice) after a new login = %d, want 1", n)
 		}
-		_, err = s.Rotate(ctx, userRotation("bob", "b1-1", "b1-2", at(3*time.Hour)))
+		_, err = s.Rotate(ctx, userRotation("bob", "b1", "b1-1", "b1-2", at(3*time.Hour)))
 		checkErr(t, "Rotate bob's successor", err, nil)
 	})
 }
@@ -426,16 +442,17 @@ func createFamily(t testing.TB, s storage.Store, f storage.Family, hash string, 
 	checkErr(t, "CreateFamily "+f.ID, s.CreateFamily(t.Context(), f, first), nil)
 }
 
-// rotation spends hash of user "u-1" for client "web" at now, asking for a successor next that
-// lives idle.
-func rotation(hash, next string, now time.Time) storage.Rotation {
-	return userRotation("u-1", hash, next, now)
+// rotation spends hash of family family of user "u-1" for client "web" at now, asking for a
+// successor next that lives idle.
+func rotation(family, hash, next string, now time.Time) storage.Rotation {
+	return userRotation("u-1", family, hash, next, now)
 }
 
 // userRotation is rotation for a token of user.
-func userRotation(user, hash, next string, now time.Time) storage.Rotation {
+func userRotation(user, family, hash, next string, now time.Time) storage.Rotation {
 	return storage.Rotation{
 		UserID:   user,
+		FamilyID: family,
 		Hash:     hash,
 		ClientID: "web",
 		Next:     storage.RefreshToken{Hash: next, ExpiresAt: now.Add(idle)},

@@ -58,6 +58,8 @@ func TestMutants(t *testing.T) {
 		{"spent-before-revoked", "Refresh/CheckOrder"},
 		{"revoke-unknown-errors", "Refresh/RevokeFamily"},
 		{"rotate-ignores-user", "Refresh/OtherUserSpendsNothing"},
+		{"rotate-ignores-family", "Refresh/OtherUserSpendsNothing"},
+		{"family-by-token-ignores-family", "Refresh/OtherUserSpendsNothing"},
 		{"revoke-ignores-user", "Refresh/RevokeOtherUsersFamily"},
 		{"revoke-user-counts-all", "Refresh/RevokeUserFamilies"},
 		{"revoke-user-everyone", "Refresh/RevokeUserFamilies"},

@@ -1,7 +1,8 @@
 -- Rotate: spend one refresh token and store its successor, in one atomic step.
--- KEYS[1] presented token, KEYS[2] successor token, KEYS[3] the family the caller read from KEYS[1]
+-- KEYS[1] presented token, KEYS[2] successor token, KEYS[3] the family the presented token names
 -- ARGV[1] now (unix ms), ARGV[2] client id, ARGV[3] successor's idle expiry (unix ms),
 -- ARGV[4] family id (of KEYS[3]), ARGV[5..] requested scope
+-- A token not stored under the family ARGV[4] is not found (code 1), and nothing changes.
 -- Returns {code} on refusal, {0, family fields...} on success. Codes: see refresh.go.
 local now = tonumber(ARGV[1])
 local tok = redis.call('HMGET', KEYS[1], 'f', 'x', 's')
