@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -127,16 +126,15 @@ func clientsListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tTYPE\tGRANTS\tSCOPES\tAUDIENCES")
+			rows := [][]string{{"ID", "TYPE", "GRANTS", "SCOPES", "AUDIENCES"}}
 			for _, c := range list {
 				kind := "confidential"
 				if c.Public {
 					kind = "public"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, kind, strings.Join(c.Grants, ","), strings.Join(c.Scopes, ","), strings.Join(c.Audiences, ","))
+				rows = append(rows, []string{c.ID, kind, strings.Join(c.Grants, ","), strings.Join(c.Scopes, ","), strings.Join(c.Audiences, ",")})
 			}
-			return tw.Flush()
+			return printTable(cmd.OutOrStdout(), rows)
 		}),
 	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -23,17 +25,26 @@ func keysCmd() *cobra.Command {
 				fmt.Fprintln(cmd.OutOrStdout(), "no keys yet: `issuer serve` creates them at first start")
 				return nil
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tACTIVATES\tRETIRES")
+			rows := [][]string{{"KID", "ALG", "STATE", "CREATED", "ACTIVATES", "RETIRES"}}
 			for _, k := range set.Keys {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.KID, k.Alg, k.State, stamp(k.CreatedAt), stamp(k.ActivatesAt), stamp(k.RetiresAt))
+				rows = append(rows, []string{k.KID, k.Alg, k.State, stamp(k.CreatedAt), stamp(k.ActivatesAt), stamp(k.RetiresAt)})
 			}
-			return tw.Flush()
+			return printTable(cmd.OutOrStdout(), rows)
 		}),
 	})
 	return c
 }
 
+// printTable writes rows (the first is the header) as aligned columns.
+func printTable(w io.Writer, rows [][]string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	return tw.Flush()
+}
+
+// stamp formats a time for a table; "-" for the zero time.
 func stamp(t time.Time) string {
 	if t.IsZero() {
 		return "-"

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -106,12 +105,11 @@ func usersListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tSUB\tROLES\tCREATED")
+			rows := [][]string{{"NAME", "SUB", "ROLES", "CREATED"}}
 			for _, u := range users {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Username, u.ID, strings.Join(u.Roles, ","), u.CreatedAt.Format(time.RFC3339))
+				rows = append(rows, []string{u.Username, u.ID, strings.Join(u.Roles, ","), stamp(u.CreatedAt)})
 			}
-			return tw.Flush()
+			return printTable(cmd.OutOrStdout(), rows)
 		}),
 	}
 }
