@@ -40,6 +40,7 @@ func serve(ctx context.Context, cmd *cobra.Command, log *slog.Logger) error {
 	defer e.Close()
 	cfg := e.cfg
 
+	warnWithoutPersistence(ctx, e, log)
 	if cfg.Tokens.RefreshReuseGrace != 0 || cfg.Tokens.MaxSessionsPerUser != 0 {
 		log.Warn("tokens.refresh_reuse_grace and tokens.max_sessions_per_user are not implemented yet and are ignored")
 	}
@@ -104,6 +105,25 @@ func serve(ctx context.Context, cmd *cobra.Command, log *slog.Logger) error {
 		err = nil
 	}
 	return err
+}
+
+// warnWithoutPersistence warns when the store would lose refresh tokens on a restart (Redis
+// with neither AOF nor RDB snapshots).
+func warnWithoutPersistence(ctx context.Context, e *env, log *slog.Logger) {
+	p, ok := e.store.(interface {
+		Persistent(context.Context) (bool, error)
+	})
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	switch persistent, err := p.Persistent(ctx); {
+	case err != nil:
+		log.Warn("could not check whether Redis persists its data", "err", err)
+	case !persistent:
+		log.Warn("Redis has no persistence (AOF and RDB snapshots are both off): refresh tokens and revocations are lost when Redis restarts; enable appendonly")
+	}
 }
 
 // newHTTPServer bounds every phase of a connection so slow clients cannot hold resources.

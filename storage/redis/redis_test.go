@@ -328,3 +328,27 @@ func TestRefreshOneRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestPersistent(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []redistest.Option
+		want bool
+	}{
+		{"none", nil, false},
+		{"aof", []redistest.Option{redistest.WithAOF()}, true},
+		{"rdb", []redistest.Option{redistest.WithArgs("--save", "3600 1")}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redistest.Start(t, tc.opts...)
+			s, err := Open(t.Context(), srv.URL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if got, err := s.Persistent(t.Context()); err != nil || got != tc.want {
+				t.Fatalf("Persistent = %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+}
