@@ -6,15 +6,19 @@ cd "$(dirname "$0")/.."
 
 command -v go >/dev/null || { echo "test: Go is not installed (https://go.dev/doc/install)" >&2; exit 1; }
 
-# The Redis tests start their own throwaway redis-server; they need the binary.
-if ! command -v redis-server >/dev/null; then
+# The Redis tests start their own throwaway redis-server; the compose test runs
+# `docker-compose config` (no engine needed). Install what a fresh Debian machine lacks.
+missing=()
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v docker-compose >/dev/null || missing+=(docker-compose)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "== installing redis-server"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    echo "== installing ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "test: redis-server is missing; install it (Debian: apt-get install redis-server)." >&2
+    echo "test: missing ${missing[*]}; install with: apt-get install ${missing[*]}" >&2
     if [ "${CI:-}" = true ]; then exit 1; fi
-    echo "test: continuing; the Redis tests will be skipped." >&2
+    echo "test: continuing; the tests that need them will be skipped." >&2
   fi
 fi
 
