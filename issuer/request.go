@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -148,28 +149,30 @@ func quoteName(name string) string {
 	}, name), "?") + `"`
 }
 
-// scopeList splits a scope parameter (RFC 6749 §3.3) and checks its characters.
+// scopeList splits a scope parameter (RFC 6749 §3.3), checks its tokens and drops repeats.
 func scopeList(s string) ([]string, *Error) {
 	if s == "" {
 		return nil, nil
 	}
-	fields := strings.Split(s, " ")
-	out := make([]string, 0, len(fields))
-	seen := map[string]bool{}
-	for _, f := range fields {
-		if f == "" {
-			continue
-		}
-		for i := 0; i < len(f); i++ {
-			c := f[i]
-			if c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
-				return nil, badRequest(ErrInvalidScope, "scope values may contain only printable ASCII without quotes or backslashes")
-			}
-		}
-		if !seen[f] {
-			seen[f] = true
+	var out []string
+	for _, f := range strings.Split(s, " ") {
+		switch {
+		case f == "" || slices.Contains(out, f):
+		case !ValidScope(f):
+			return nil, badRequest(ErrInvalidScope, "scope values may contain only printable ASCII without quotes or backslashes")
+		default:
 			out = append(out, f)
 		}
 	}
 	return out, nil
+}
+
+// ValidScope reports whether s is one scope token of RFC 6749 §3.3: %x21 / %x23-5B / %x5D-7E.
+func ValidScope(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
+			return false
+		}
+	}
+	return s != ""
 }

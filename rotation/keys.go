@@ -21,16 +21,6 @@ import (
 // Algorithms lists the JWS algorithms the issuer signs with, in the order documentation shows them.
 var Algorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
-// SupportedAlgorithm reports whether alg is one of Algorithms.
-func SupportedAlgorithm(alg string) bool {
-	for _, a := range Algorithms {
-		if a == alg {
-			return true
-		}
-	}
-	return false
-}
-
 // Generate creates a fresh private key for alg. rsaBits applies to the RS and PS families only.
 // RSA 4096 takes seconds: call it off the request path.
 func Generate(alg string, rsaBits int) (crypto.Signer, error) {

@@ -104,7 +104,7 @@ func checkClient(id string, public, fromStdin bool, grants, scopes, audiences []
 		return errors.New("a public client has no secret: drop --secret-stdin or --public")
 	}
 	for _, s := range scopes {
-		if s == "" || strings.ContainsFunc(s, func(r rune) bool { return r < 0x21 || r == '"' || r == '\\' || r > 0x7e }) {
+		if !issuer.ValidScope(s) {
 			return fmt.Errorf("--scope %q: scopes are printable ASCII without spaces, quotes or backslashes", s)
 		}
 	}
