@@ -32,7 +32,7 @@ func (s *Server) passwordGrant(req *tokenRequest) (grantResult, *Error) {
 	wrong := badRequest(ErrInvalidGrant, "wrong username or password")
 	now := s.now()
 	keys := newSignInKeys(req.r, username)
-	u, e := s.signInUser(req.r, keys, now, username)
+	u, userFailures, e := s.signInUser(req.r, keys, now, username)
 	if e != nil {
 		return grantResult{}, e
 	}
@@ -44,8 +44,10 @@ func (s *Server) passwordGrant(req *tokenRequest) (grantResult, *Error) {
 		s.recordFailure(ctx, keys, now)
 		return grantResult{}, wrong
 	}
-	if err := s.store.ResetFailures(ctx, keys.user); err != nil {
-		s.storeFailed("reset sign-in failures", err)
+	if userFailures > 0 {
+		if err := s.store.ResetFailures(ctx, keys.user); err != nil {
+			s.storeFailed("reset sign-in failures", err)
+		}
 	}
 	if upgrade {
 		s.upgradeHash(req.r, u, pw)
@@ -77,18 +79,20 @@ func (s *Server) passwordGrant(req *tokenRequest) (grantResult, *Error) {
 }
 
 // signInUser checks the throttle and loads the user; an unknown user comes back as the zero User.
-func (s *Server) signInUser(r *http.Request, keys signInKeys, now time.Time, username string) (storage.User, *Error) {
+// It also returns the username's current failure count.
+func (s *Server) signInUser(r *http.Request, keys signInKeys, now time.Time, username string) (storage.User, int, *Error) {
 	ctx, cancel := s.storeContext(r)
 	defer cancel()
-	if e := s.checkThrottle(ctx, keys, now); e != nil {
-		return storage.User{}, e
+	failures, e := s.checkThrottle(ctx, keys, now)
+	if e != nil {
+		return storage.User{}, 0, e
 	}
 	u, err := s.store.UserByName(ctx, username)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		s.storeFailed("user lookup", err)
-		return storage.User{}, unavailable()
+		return storage.User{}, 0, unavailable()
 	}
-	return u, nil
+	return u, failures, nil
 }
 
 // upgradeHash replaces a hash made at a lower cost. Failure is logged, never fatal: the login

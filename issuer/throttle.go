@@ -45,9 +45,10 @@ func newSignInKeys(r *http.Request, username string) signInKeys {
 	return signInKeys{addr: "addr:" + host, user: "user:" + username}
 }
 
-// checkThrottle answers 429 when the address or the username has failed too often. It runs before
-// the user lookup and bcrypt, so a throttled attacker costs no hashing.
-func (s *Server) checkThrottle(ctx context.Context, k signInKeys, now time.Time) *Error {
+// checkThrottle answers 429 when the address or the username has failed too often, and otherwise
+// returns the username's failure count (a success only needs to reset a count above zero). It
+// runs before the user lookup and bcrypt, so a throttled attacker costs no hashing.
+func (s *Server) checkThrottle(ctx context.Context, k signInKeys, now time.Time) (userFailures int, e *Error) {
 	for _, c := range []struct {
 		key   string
 		limit int
@@ -55,16 +56,19 @@ func (s *Server) checkThrottle(ctx context.Context, k signInKeys, now time.Time)
 		n, ends, err := s.store.Failures(ctx, c.key, now)
 		if err != nil {
 			s.storeFailed("read sign-in failures", err)
-			return unavailable()
+			return 0, unavailable()
+		}
+		if c.key == k.user {
+			userFailures = n
 		}
 		if n >= c.limit {
 			s.log.Warn("sign-in throttled", "key", c.key, "failures", n)
 			wait := int(ends.Sub(now).Seconds() + 0.999)
-			return &Error{Status: http.StatusTooManyRequests, Code: ErrSlowDown, RetryAfter: max(wait, 1),
+			return 0, &Error{Status: http.StatusTooManyRequests, Code: ErrSlowDown, RetryAfter: max(wait, 1),
 				Description: "too many failed sign-ins; retry after " + strconv.Itoa(max(wait, 1)) + " seconds"}
 		}
 	}
-	return nil
+	return userFailures, nil
 }
 
 // recordFailure counts a failed sign-in under both keys. A store failure here is logged, not
