@@ -119,11 +119,7 @@ func usersDeleteCmd() *cobra.Command {
 		Use:   "delete NAME",
 		Short: "Delete a user and end their sessions",
 		Args:  cobra.ExactArgs(1),
-		RunE: withEnv(func(cmd *cobra.Command, args []string, e *env) error {
-			u, err := lookupUser(cmd, e, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: withUser(func(cmd *cobra.Command, e *env, u storage.User) error {
 			// Delete first: a sign-in racing with this command then fails, and the revocation
 			// below ends every session that started before.
 			if err := e.store.DeleteUser(cmd.Context(), u.Username); err != nil {
@@ -144,11 +140,7 @@ func usersPasswdCmd() *cobra.Command {
 		Use:   "passwd NAME",
 		Short: "Set a user's password and end their sessions",
 		Args:  cobra.ExactArgs(1),
-		RunE: withEnv(func(cmd *cobra.Command, args []string, e *env) error {
-			u, err := lookupUser(cmd, e, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: withUser(func(cmd *cobra.Command, e *env, u storage.User) error {
 			pw, err := readSecret(cmd, fromStdin, "password")
 			if err != nil {
 				return err
@@ -177,11 +169,7 @@ func usersRevokeCmd() *cobra.Command {
 		Use:   "revoke-sessions NAME",
 		Short: "End all of a user's sessions (their refresh tokens stop working)",
 		Args:  cobra.ExactArgs(1),
-		RunE: withEnv(func(cmd *cobra.Command, args []string, e *env) error {
-			u, err := lookupUser(cmd, e, args[0])
-			if err != nil {
-				return err
-			}
+		RunE: withUser(func(cmd *cobra.Command, e *env, u storage.User) error {
 			n, err := e.store.RevokeUserFamilies(cmd.Context(), u.ID)
 			if err != nil {
 				return err
@@ -192,10 +180,16 @@ func usersRevokeCmd() *cobra.Command {
 	}
 }
 
-func lookupUser(cmd *cobra.Command, e *env, name string) (storage.User, error) {
-	u, err := e.store.UserByName(cmd.Context(), name)
-	if errors.Is(err, storage.ErrNotFound) {
-		return u, fmt.Errorf("no user %q", name)
-	}
-	return u, err
+// withUser runs a subcommand body on the existing user its one argument names.
+func withUser(run func(cmd *cobra.Command, e *env, u storage.User) error) func(*cobra.Command, []string) error {
+	return withEnv(func(cmd *cobra.Command, args []string, e *env) error {
+		u, err := e.store.UserByName(cmd.Context(), args[0])
+		if errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("no user %q", args[0])
+		}
+		if err != nil {
+			return err
+		}
+		return run(cmd, e, u)
+	})
 }
