@@ -207,6 +207,9 @@ type KeyStore interface {
 type SecretStore interface {
 	// LoadOrStoreSecret stores value under name unless one exists, and returns the stored value.
 	LoadOrStoreSecret(ctx context.Context, name string, value []byte) ([]byte, error)
+	// ReplaceSecret stores value under name if the stored value still equals old (re-sealing
+	// under a new key-encryption key); ErrConflict if it changed, ErrNotFound if there is none.
+	ReplaceSecret(ctx context.Context, name string, old, value []byte) error
 }
 
 // ThrottleStore counts failures (failed sign-ins) per key in fixed windows, so that every replica

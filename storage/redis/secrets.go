@@ -2,7 +2,18 @@ package redis
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/issuer-dev/issuer/storage"
+)
+
+var (
+	//go:embed scripts/replace_secret.lua
+	replaceSecretSrc    string
+	replaceSecretScript = redis.NewScript(replaceSecretSrc)
 )
 
 // LoadOrStoreSecret stores value under name unless one exists, and returns the stored value;
@@ -13,4 +24,18 @@ func (s *Store) LoadOrStoreSecret(ctx context.Context, name string, value []byte
 		return nil, fmt.Errorf("redis: secret %q: %w", name, err)
 	}
 	return decBytes(got), nil
+}
+
+// ReplaceSecret stores value under name if the stored value is still old, in one script.
+func (s *Store) ReplaceSecret(ctx context.Context, name string, old, value []byte) error {
+	n, err := replaceSecretScript.Run(ctx, s.rdb, []string{secretKey(name)}, string(old), string(value)).Int()
+	switch {
+	case err != nil:
+		return fmt.Errorf("redis: secret %q: %w", name, err)
+	case n == 0:
+		return fmt.Errorf("redis: secret %q: %w", name, storage.ErrNotFound)
+	case n == 2:
+		return fmt.Errorf("redis: secret %q: %w", name, storage.ErrConflict)
+	}
+	return nil
 }

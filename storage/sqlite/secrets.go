@@ -1,9 +1,13 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+
+	"github.com/issuer-dev/issuer/storage"
 )
 
 // LoadOrStoreSecret stores value under name unless a value is stored there already, and returns
@@ -22,4 +26,25 @@ func (s *Store) LoadOrStoreSecret(ctx context.Context, name string, value []byte
 		return nil, fmt.Errorf("sqlite: secret %q: %w", name, err)
 	}
 	return blob(stored), nil
+}
+
+// ReplaceSecret stores value under name if the stored value is still old.
+func (s *Store) ReplaceSecret(ctx context.Context, name string, old, value []byte) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var stored []byte
+		switch err := tx.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&stored); {
+		case errors.Is(err, sql.ErrNoRows):
+			return storage.ErrNotFound
+		case err != nil:
+			return err
+		case !bytes.Equal(blob(stored), blob(old)):
+			return storage.ErrConflict
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE secrets SET value = ? WHERE name = ?`, blob(value), name)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: secret %q: %w", name, err)
+	}
+	return nil
 }

@@ -457,6 +457,33 @@ func (m *memStore) SwapKeySet(ctx context.Context, expected int64, keys []storag
 	return set.Version, nil
 }
 
+func (m *memStore) ReplaceSecret(ctx context.Context, name string, old, value []byte) error {
+	if m.is("secret-replace-racy") {
+		m.mu.Lock()
+		v, ok := m.secrets[name]
+		m.mu.Unlock()
+		time.Sleep(time.Millisecond)
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if !ok || !bytes.Equal(v, old) {
+			return storage.ErrConflict
+		}
+		m.secrets[name] = m.bytes(value)
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.secrets[name]
+	switch {
+	case !ok:
+		return storage.ErrNotFound
+	case !bytes.Equal(v, old) && !m.is("secret-replace-no-cas"):
+		return storage.ErrConflict
+	}
+	m.secrets[name] = m.bytes(value)
+	return nil
+}
+
 func (m *memStore) LoadOrStoreSecret(ctx context.Context, name string, value []byte) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

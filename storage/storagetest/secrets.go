@@ -74,4 +74,56 @@ func testSecrets(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		checkErr(t, "LoadOrStoreSecret afterwards", err, nil)
 		checkBytes(t, "LoadOrStoreSecret afterwards", again, offered[winner])
 	})
+
+	t.Run("Replace", func(t *testing.T) {
+		s, ctx := newStore(t), t.Context()
+		checkErr(t, "ReplaceSecret of a missing secret", s.ReplaceSecret(ctx, "kek", nil, []byte("x")), storage.ErrNotFound)
+		_, err := s.LoadOrStoreSecret(ctx, "kek", []byte("v1"))
+		checkErr(t, "LoadOrStoreSecret", err, nil)
+		checkErr(t, "ReplaceSecret from a stale value", s.ReplaceSecret(ctx, "kek", []byte("v0"), []byte("bad")), storage.ErrConflict)
+		got, err := s.LoadOrStoreSecret(ctx, "kek", []byte("late"))
+		checkErr(t, "LoadOrStoreSecret after a refused replace", err, nil)
+		checkBytes(t, "value after a refused replace", got, []byte("v1"))
+
+		checkErr(t, "ReplaceSecret", s.ReplaceSecret(ctx, "kek", []byte("v1"), []byte("v2\x00\xff")), nil)
+		got, err = s.LoadOrStoreSecret(ctx, "kek", []byte("late"))
+		checkErr(t, "LoadOrStoreSecret after replace", err, nil)
+		checkBytes(t, "value after replace", got, []byte("v2\x00\xff"))
+		checkErr(t, "ReplaceSecret from the old value again", s.ReplaceSecret(ctx, "kek", []byte("v1"), []byte("v3")), storage.ErrConflict)
+	})
+
+	t.Run("ConcurrentReplaceOnce", func(t *testing.T) {
+		const callers = 20
+		s, ctx := newStore(t), t.Context()
+		_, err := s.LoadOrStoreSecret(ctx, "kek", []byte("old"))
+		checkErr(t, "LoadOrStoreSecret", err, nil)
+		errs := make([]error, callers)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range callers {
+			wg.Go(func() {
+				<-start
+				errs[i] = s.ReplaceSecret(ctx, "kek", []byte("old"), fmt.Appendf(nil, "new-%02d", i))
+			})
+		}
+		close(start)
+		wg.Wait()
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && winner >= 0:
+				t.Fatalf("callers %d and %d both replaced the same value", winner, i)
+			case err == nil:
+				winner = i
+			default:
+				checkErr(t, fmt.Sprintf("caller %d", i), err, storage.ErrConflict)
+			}
+		}
+		if winner < 0 {
+			t.Fatal("no caller replaced the value")
+		}
+		got, err := s.LoadOrStoreSecret(ctx, "kek", nil)
+		checkErr(t, "LoadOrStoreSecret afterwards", err, nil)
+		checkBytes(t, "value afterwards", got, fmt.Appendf(nil, "new-%02d", winner))
+	})
 }

@@ -68,6 +68,8 @@ func TestMutants(t *testing.T) {
 		{"keyset-racy", "Keys/ConcurrentSwapFromexisting"},
 		{"keys-sorted", "Keys/CreateFromZero"},
 		{"secret-last-wins", "Secrets/FirstStoreWins"},
+		{"secret-replace-no-cas", "Secrets/Replace"},
+		{"secret-replace-racy", "Secrets/ConcurrentReplaceOnce"},
 	}
 	for _, m := range mutants {
 		t.Run(m.mutant+"/"+strings.ReplaceAll(m.caughtBy, "/", "_"), func(t *testing.T) {
