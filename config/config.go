@@ -218,7 +218,13 @@ func (c Config) KEK() ([]byte, error) {
 	if c.KeyEncryptionKey == "" {
 		return nil, nil
 	}
-	s := strings.TrimSpace(c.KeyEncryptionKey)
+	return ParseKEK(c.KeyEncryptionKey)
+}
+
+// ParseKEK decodes a key-encryption key written as base64 (standard or URL alphabet, padded or
+// not) of 32 bytes. Its errors never include the value.
+func ParseKEK(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil, errKEKEncoding
 	}

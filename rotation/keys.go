@@ -117,6 +117,10 @@ func wrapKey(priv crypto.Signer, alg string, sealer *Sealer, state string, creat
 // openKey unseals a stored key and checks that its private half matches its kid.
 func openKey(k storage.Key, sealer *Sealer) (crypto.Signer, error) {
 	der, err := sealer.Open(k.Sealed, []byte(k.KID))
+	if err != nil && k.KEKID != sealer.ID() {
+		return nil, fmt.Errorf("rotation: key %s is sealed under key-encryption key id %s, this process has id %s (after `issuer keys rewrap`, restart with the new key_encryption_key): %w",
+			k.KID, k.KEKID, sealer.ID(), err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("rotation: key %s: %w", k.KID, err)
 	}

@@ -136,9 +136,9 @@ func readKEK(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw)))
-	if err != nil || len(key) != 32 {
-		return nil, fmt.Errorf("key-encryption key: %s does not hold base64 of 32 bytes", path)
+	key, err := config.ParseKEK(string(raw))
+	if err != nil {
+		return nil, fmt.Errorf("key-encryption key in %s %w", path, err)
 	}
 	return key, nil
 }

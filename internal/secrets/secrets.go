@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -80,6 +81,31 @@ func LoadClientHasher(ctx context.Context, store storage.SecretStore, sealer *ro
 		return nil, fmt.Errorf("open client secret key: %w", err)
 	}
 	return &ClientHasher{key: key}, nil
+}
+
+// ResealClientHasher re-seals the stored HMAC key under to, for a change of key-encryption key;
+// from holds the previous keys. It reports whether it changed the stored value. The key itself is
+// unchanged, so every client secret stays valid.
+func ResealClientHasher(ctx context.Context, store storage.SecretStore, to *rotation.Sealer, from ...*rotation.Sealer) (bool, error) {
+	for range 5 {
+		fresh := make([]byte, 32)
+		_, _ = rand.Read(fresh)
+		sealed, err := store.LoadOrStoreSecret(ctx, secretName, to.Seal(fresh, []byte(secretName)))
+		if err != nil {
+			return false, fmt.Errorf("load client secret key: %w", err)
+		}
+		resealed, changed, err := rotation.ResealSecret(sealed, []byte(secretName), to, from...)
+		if err != nil || !changed {
+			return false, err
+		}
+		switch err := store.ReplaceSecret(ctx, secretName, sealed, resealed); {
+		case err == nil:
+			return true, nil
+		case !errors.Is(err, storage.ErrConflict):
+			return false, fmt.Errorf("store client secret key: %w", err)
+		}
+	}
+	return false, fmt.Errorf("store client secret key: %w", storage.ErrConflict)
 }
 
 // NewClientHasher uses key directly (tests).
