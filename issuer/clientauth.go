@@ -92,7 +92,7 @@ func (s *Server) authenticateClient(r *http.Request, cc clientCredentials) (stor
 		return storage.Client{}, fail
 	}
 	if err != nil {
-		s.storeFailed("client lookup", err)
+		s.storeFailed(ctx, "client lookup", err)
 		return storage.Client{}, unavailable()
 	}
 	switch {

@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -46,7 +47,7 @@ func (s *Server) passwordGrant(req *tokenRequest) (grantResult, *Error) {
 	}
 	if userFailures > 0 {
 		if err := s.store.ResetFailures(ctx, keys.user); err != nil {
-			s.storeFailed("reset sign-in failures", err)
+			s.storeFailed(ctx, "reset sign-in failures", err)
 		}
 	}
 	if upgrade {
@@ -70,7 +71,7 @@ func (s *Server) passwordGrant(req *tokenRequest) (grantResult, *Error) {
 		tok := secrets.NewRefreshToken(u.ID, fam.ID)
 		first := storage.RefreshToken{Hash: secrets.HashToken(tok), FamilyID: fam.ID, ExpiresAt: s.idleExpiry(now, fam.ExpiresAt)}
 		if err := s.store.CreateFamily(ctx, fam, first); err != nil {
-			s.storeFailed("create refresh family", err)
+			s.storeFailed(ctx, "create refresh family", err)
 			return grantResult{}, unavailable()
 		}
 		res.refresh = tok
@@ -89,7 +90,7 @@ func (s *Server) signInUser(r *http.Request, keys signInKeys, now time.Time, use
 	}
 	u, err := s.store.UserByName(ctx, username)
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		s.storeFailed("user lookup", err)
+		s.storeFailed(ctx, "user lookup", err)
 		return storage.User{}, 0, unavailable()
 	}
 	return u, failures, nil
@@ -107,10 +108,10 @@ func (s *Server) upgradeHash(r *http.Request, u storage.User, pw string) {
 	err = s.store.SetPasswordHash(ctx, u.ID, u.PasswordHash, hash, s.now())
 	switch {
 	case err == nil:
-		s.log.Info("upgraded password hash cost", "user_id", u.ID, "cost", s.passwords.Cost())
+		s.logger(ctx).Info("upgraded password hash cost", "user_id", u.ID, "cost", s.passwords.Cost())
 	case errors.Is(err, storage.ErrConflict), errors.Is(err, storage.ErrNotFound):
 	default:
-		s.log.Warn("could not upgrade password hash", "user_id", u.ID, "err", err)
+		s.logger(ctx).Warn("could not upgrade password hash", "user_id", u.ID, "err", err)
 	}
 }
 
@@ -132,7 +133,7 @@ func (s *Server) refreshGrant(req *tokenRequest) (grantResult, *Error) {
 	// was never issued.
 	userID, familyID, ok := secrets.ParseRefreshToken(presented)
 	if !ok {
-		return grantResult{}, s.refreshError(storage.ErrNotFound)
+		return grantResult{}, s.refreshError(req.r.Context(), storage.ErrNotFound)
 	}
 	now := s.now()
 	tok := secrets.NewRefreshToken(userID, familyID) // the successor stays in the same family
@@ -148,7 +149,7 @@ func (s *Server) refreshGrant(req *tokenRequest) (grantResult, *Error) {
 		Now:      now,
 	})
 	if err != nil {
-		return grantResult{}, s.refreshError(err)
+		return grantResult{}, s.refreshError(ctx, err)
 	}
 	if fam.CreatedAt.Before(req.client.CreatedAt) {
 		// The client was deleted and created again under the same id since this sign-in: the
@@ -169,7 +170,7 @@ func (s *Server) refreshGrant(req *tokenRequest) (grantResult, *Error) {
 }
 
 // refreshError says why a refresh failed in words a client developer can act on.
-func (s *Server) refreshError(err error) *Error {
+func (s *Server) refreshError(ctx context.Context, err error) *Error {
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return badRequest(ErrInvalidGrant, "the refresh token is unknown or has expired; sign in again")
@@ -178,14 +179,14 @@ func (s *Server) refreshError(err error) *Error {
 	case errors.Is(err, storage.ErrFamilyRevoked):
 		return badRequest(ErrInvalidGrant, "the refresh token was revoked; sign in again")
 	case errors.Is(err, storage.ErrTokenSpent):
-		s.log.Warn("refresh token reuse detected; family revoked")
+		s.logger(ctx).Warn("refresh token reuse detected; family revoked")
 		return badRequest(ErrInvalidGrant, "the refresh token was already used, so every token of this sign-in has been revoked (a reused token suggests theft); sign in again")
 	case errors.Is(err, storage.ErrClientMismatch):
 		return badRequest(ErrInvalidGrant, "the refresh token was issued to another client")
 	case errors.Is(err, storage.ErrScopeNotGranted):
 		return badRequest(ErrInvalidScope, "a refresh may only ask for scopes the sign-in granted")
 	}
-	s.storeFailed("rotate refresh token", err)
+	s.storeFailed(ctx, "rotate refresh token", err)
 	return unavailable()
 }
 

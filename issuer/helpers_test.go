@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -68,6 +69,9 @@ type envOpts struct {
 	wrap func(issuer.Store) issuer.Store
 	// redis runs the server on a throwaway redis-server instead of the embedded store.
 	redis bool
+	// observer and log, when set, are the server's Deps.Observer and Deps.Log.
+	observer issuer.Observer
+	log      *slog.Logger
 }
 
 // backends names the stores the backend-sensitive tests run on.
@@ -137,7 +141,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 		serverStore = o.wrap(st)
 	}
 	srv, err := issuer.New(issuer.Config{IssuerURL: testIssuer, AccessTTL: o.accessTTL, RefreshTTL: o.refreshTTL, RefreshIdleTTL: o.idleTTL, Throttle: o.throttle},
-		issuer.Deps{Store: serverStore, Keys: keys, Passwords: checker, Clients: hasher, Now: clk.Now})
+		issuer.Deps{Store: serverStore, Keys: keys, Passwords: checker, Clients: hasher, Now: clk.Now, Observer: o.observer, Log: o.log})
 	if err != nil {
 		t.Fatal(err)
 	}

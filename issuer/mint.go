@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"context"
 	_ "crypto/sha256" // at_hash hashes
 	_ "crypto/sha512"
 	"encoding/base64"
@@ -65,7 +66,7 @@ type idClaims struct {
 }
 
 // mint signs the tokens a grant decided on and builds the response.
-func (s *Server) mint(res grantResult) (*tokenResponse, *Error) {
+func (s *Server) mint(ctx context.Context, res grantResult) (*tokenResponse, *Error) {
 	key := s.keys.Current().Active
 	now := s.now().Unix()
 	exp := now + int64(s.cfg.AccessTTL.Seconds())
@@ -85,13 +86,13 @@ func (s *Server) mint(res grantResult) (*tokenResponse, *Error) {
 	payload = appendCustomClaims(payload, res.subject.claims)
 	at, err := key.Sign("at+jwt", payload)
 	if err != nil {
-		s.log.Error("signing failed", "kid", key.KID, "err", err)
+		s.logger(ctx).Error("signing failed", "kid", key.KID, "err", err)
 		return nil, signFailed()
 	}
 	resp := &tokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: exp - now, RefreshToken: res.refresh, Scope: scope}
 	if res.idToken {
 		if resp.IDToken, err = s.idToken(key, res, at, now, exp); err != nil {
-			s.log.Error("signing failed", "kid", key.KID, "err", err)
+			s.logger(ctx).Error("signing failed", "kid", key.KID, "err", err)
 			return nil, signFailed()
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/issuer-dev/issuer/internal/password"
+	"github.com/issuer-dev/issuer/internal/reqlog"
 	"github.com/issuer-dev/issuer/internal/secrets"
 	"github.com/issuer-dev/issuer/jwks"
 	"github.com/issuer-dev/issuer/rotation"
@@ -45,15 +46,49 @@ type Config struct {
 	Throttle Throttle
 }
 
+// Observer is told what the server does, for metrics (internal/metrics implements it). Its
+// methods run on the request path: they must be cheap and safe for concurrent use. Every label-like
+// argument comes from a fixed list, never from the request.
+type Observer interface {
+	// ObserveRequest is one answered request: its route template (reqlog.Other when no route
+	// matched), status and duration.
+	reqlog.Observer
+	// TokenIssued is a token response of grant (GrantPassword, GrantRefreshToken or
+	// GrantClientCredentials).
+	TokenIssued(grant string)
+	// TokenFailed is a refused token request: grant is one of the Grant constants or
+	// UnknownGrant, reason the error code answered (ErrInvalidGrant, ErrSlowDown, ...).
+	TokenFailed(grant, reason string)
+}
+
+// UnknownGrant is the grant TokenFailed reports when the request named no supported grant type.
+const UnknownGrant = "unknown"
+
 // Deps are the server's collaborators.
 type Deps struct {
 	Store     Store
 	Keys      Keys
 	Passwords *password.Checker
 	Clients   *secrets.ClientHasher
-	Log       *slog.Logger
-	Now       func() time.Time // nil: time.Now
+	// Log gets the access log (one line per request, see reqlog) and the server's own lines, each
+	// with the request's request_id.
+	Log      *slog.Logger
+	Observer Observer         // nil: no metrics
+	Now      func() time.Time // nil: time.Now
 }
+
+// Route templates: the access log's route and the metrics' endpoint label.
+const (
+	routeToken     = "/token"
+	routeRefresh   = "/refresh"
+	routeJWKS      = "/.well-known/jwks.json"
+	routeOpenID    = "/.well-known/openid-configuration"
+	routeOAuthMeta = "/.well-known/oauth-authorization-server"
+)
+
+// quietRoutes are polled by every verifier: a successful answer logs at Debug, not Info, so that
+// they do not drown the log (they are still counted in the metrics, and errors log at Info).
+var quietRoutes = []string{routeJWKS, routeOpenID, routeOAuthMeta}
 
 // Server is the public API.
 type Server struct {
@@ -63,6 +98,7 @@ type Server struct {
 	passwords *password.Checker
 	clients   *secrets.ClientHasher
 	log       *slog.Logger
+	obs       Observer // never nil
 	now       func() time.Time
 
 	grants    map[string]grant
@@ -79,7 +115,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = 2 * time.Second
 	}
-	s := &Server{cfg: cfg, store: d.Store, keys: d.Keys, passwords: d.Passwords, clients: d.Clients, log: d.Log, now: d.Now}
+	s := &Server{cfg: cfg, store: d.Store, keys: d.Keys, passwords: d.Passwords, clients: d.Clients, log: d.Log, obs: d.Observer, now: d.Now}
+	if s.obs == nil {
+		s.obs = noObserver{}
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -98,7 +137,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the public API's router.
+// Handler returns the public API: the router inside the request middleware (request id, access
+// log, request metrics; see reqlog).
 func (s *Server) Handler() http.Handler {
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -107,14 +147,22 @@ func (s *Server) Handler() http.Handler {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, &Error{Status: http.StatusMethodNotAllowed, Code: ErrMethodNotAllowed, Description: "this endpoint does not accept that method"})
 	})
-	r.Handle("/token", http.HandlerFunc(s.handleToken)).Methods(http.MethodPost)
-	r.Handle("/refresh", http.HandlerFunc(s.handleRefresh)).Methods(http.MethodPost)
+	// Each route is registered under its template, which names it in the log and the metrics.
+	route := func(path string, h http.Handler, methods ...string) {
+		r.Handle(path, reqlog.Route(path, h)).Methods(methods...)
+	}
+	route(routeToken, http.HandlerFunc(s.handleToken), http.MethodPost)
+	route(routeRefresh, http.HandlerFunc(s.handleRefresh), http.MethodPost)
 	pol := s.keys.Policy()
-	r.Handle("/.well-known/jwks.json", jwks.NewHandler(func() *jwks.Document { return s.keys.Current().JWKS },
-		pol.JWKSMaxAge, pol.JWKSStaleIfError)).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/.well-known/openid-configuration", http.HandlerFunc(s.handleDiscovery)).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/.well-known/oauth-authorization-server", http.HandlerFunc(s.handleDiscovery)).Methods(http.MethodGet, http.MethodHead)
-	return recoverer(s.log, r)
+	route(routeJWKS, jwks.NewHandler(func() *jwks.Document { return s.keys.Current().JWKS },
+		pol.JWKSMaxAge, pol.JWKSStaleIfError), http.MethodGet, http.MethodHead)
+	route(routeOpenID, http.HandlerFunc(s.handleDiscovery), http.MethodGet, http.MethodHead)
+	route(routeOAuthMeta, http.HandlerFunc(s.handleDiscovery), http.MethodGet, http.MethodHead)
+	opts := reqlog.Options{Log: s.log, Quiet: quietRoutes}
+	if _, none := s.obs.(noObserver); !none {
+		opts.Observer = s.obs
+	}
+	return reqlog.Middleware(recoverer(s.log, r), opts)
 }
 
 // storeContext bounds a request's store calls.
@@ -122,9 +170,12 @@ func (s *Server) storeContext(r *http.Request) (context.Context, context.CancelF
 	return context.WithTimeout(r.Context(), s.cfg.StoreTimeout)
 }
 
+// logger is the server's log with the request id of ctx.
+func (s *Server) logger(ctx context.Context) *slog.Logger { return reqlog.Logger(ctx, s.log) }
+
 // storeFailed logs an infrastructure failure (never with secrets: store errors carry none).
-func (s *Server) storeFailed(op string, err error) {
-	s.log.Error("store unavailable", "op", op, "err", err)
+func (s *Server) storeFailed(ctx context.Context, op string, err error) {
+	s.logger(ctx).Error("store unavailable", "op", op, "err", err)
 }
 
 // recoverer turns a panic into a 500 JSON error and a log line instead of a dropped connection.
@@ -135,10 +186,16 @@ func recoverer(log *slog.Logger, next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("panic serving request", "path", r.URL.Path, "panic", v)
+				reqlog.Logger(r.Context(), log).Error("panic serving request", "path", r.URL.Path, "panic", v)
 				writeError(w, &Error{Status: http.StatusInternalServerError, Code: ErrServerError, Description: "internal error"})
 			}
 		}()
 		next.ServeHTTP(w, r)
 	})
 }
+
+type noObserver struct{}
+
+func (noObserver) ObserveRequest(string, int, time.Duration) {}
+func (noObserver) TokenIssued(string)                        {}
+func (noObserver) TokenFailed(string, string)                {}

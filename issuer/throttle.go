@@ -55,14 +55,19 @@ func (s *Server) checkThrottle(ctx context.Context, k signInKeys, now time.Time)
 	}{{k.addr, s.cfg.Throttle.AddrLimit}, {k.user, s.cfg.Throttle.UserLimit}} {
 		n, ends, err := s.store.Failures(ctx, c.key, now)
 		if err != nil {
-			s.storeFailed("read sign-in failures", err)
+			s.storeFailed(ctx, "read sign-in failures", err)
 			return 0, unavailable()
 		}
 		if c.key == k.user {
 			userFailures = n
 		}
 		if n >= c.limit {
-			s.log.Warn("sign-in throttled", "key", c.key, "failures", n)
+			if c.key == k.user {
+				// Not the username itself: people type passwords into it.
+				s.logger(ctx).Warn("sign-in throttled", "by", "username", "failures", n)
+			} else {
+				s.logger(ctx).Warn("sign-in throttled", "by", "address", "key", c.key, "failures", n)
+			}
 			wait := int(ends.Sub(now).Seconds() + 0.999)
 			return 0, &Error{Status: http.StatusTooManyRequests, Code: ErrSlowDown, RetryAfter: max(wait, 1),
 				Description: "too many failed sign-ins; retry after " + strconv.Itoa(max(wait, 1)) + " seconds"}
@@ -75,9 +80,9 @@ func (s *Server) checkThrottle(ctx context.Context, k signInKeys, now time.Time)
 // answered: the sign-in has already failed.
 func (s *Server) recordFailure(ctx context.Context, k signInKeys, now time.Time) {
 	if _, _, err := s.store.AddFailure(ctx, k.addr, now, s.cfg.Throttle.AddrWindow); err != nil {
-		s.storeFailed("count sign-in failure", err)
+		s.storeFailed(ctx, "count sign-in failure", err)
 	}
 	if _, _, err := s.store.AddFailure(ctx, k.user, now, s.cfg.Throttle.UserWindow); err != nil {
-		s.storeFailed("count sign-in failure", err)
+		s.storeFailed(ctx, "count sign-in failure", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/issuer-dev/issuer/internal/reqlog"
 	"github.com/issuer-dev/issuer/storage"
 )
 
@@ -50,20 +51,40 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 // scope, run the grant, mint, write. A grant only fills in what is particular to it, so none can
 // skip a shared step.
 func (s *Server) tokenPipeline(w http.ResponseWriter, r *http.Request, forced string) {
-	res, e := s.runGrant(w, r, forced)
+	grant := grantLabel(forced)
+	res, e := s.runGrant(w, r, forced, &grant)
+	var resp *tokenResponse
+	if e == nil {
+		resp, e = s.mint(r.Context(), res)
+	}
+	ctx := r.Context()
+	reqlog.Annotate(ctx, "grant", grant)
 	if e != nil {
+		reqlog.Annotate(ctx, "error", e.Code)
+		s.obs.TokenFailed(grant, e.Code)
 		writeError(w, e)
 		return
 	}
-	resp, e := s.mint(res)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
+	s.obs.TokenIssued(grant)
 	writeJSON(w, resp, "no-store")
 }
 
-func (s *Server) runGrant(w http.ResponseWriter, r *http.Request, forced string) (grantResult, *Error) {
+// grantLabel is gt if it is a supported grant type, else UnknownGrant: the grant as the log and
+// the metrics name it, never a string the client sent.
+func grantLabel(gt string) string {
+	switch gt {
+	case GrantPassword:
+		return GrantPassword
+	case GrantRefreshToken:
+		return GrantRefreshToken
+	case GrantClientCredentials:
+		return GrantClientCredentials
+	}
+	return UnknownGrant
+}
+
+// runGrant sets *grant to the grant type once it is known to be a supported one.
+func (s *Server) runGrant(w http.ResponseWriter, r *http.Request, forced string, grant *string) (grantResult, *Error) {
 	p, e := parseParams(w, r)
 	if e != nil {
 		return grantResult{}, e
@@ -82,6 +103,7 @@ func (s *Server) runGrant(w http.ResponseWriter, r *http.Request, forced string)
 	if !ok {
 		return grantResult{}, badRequest(ErrUnsupportedGrantType, "grant_type must be password, refresh_token or client_credentials")
 	}
+	*grant = grantLabel(gt)
 	cc, e := presentedClient(r, p)
 	if e != nil {
 		return grantResult{}, e
@@ -90,6 +112,8 @@ func (s *Server) runGrant(w http.ResponseWriter, r *http.Request, forced string)
 	if e != nil {
 		return grantResult{}, e
 	}
+	// Only an authenticated client's id is logged: an unauthenticated "id" may be a mistyped secret.
+	reqlog.Annotate(r.Context(), "client_id", client.ID)
 	if !slices.Contains(client.Grants, gt) {
 		return grantResult{}, badRequest(ErrUnauthorizedClient, "client "+client.ID+" may not use grant_type "+gt)
 	}

@@ -13,9 +13,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/issuer-dev/issuer/internal/metrics"
 	"github.com/issuer-dev/issuer/internal/password"
+	"github.com/issuer-dev/issuer/internal/reqlog"
 	"github.com/issuer-dev/issuer/issuer"
 	"github.com/issuer-dev/issuer/rotation"
+	"github.com/issuer-dev/issuer/storage"
 )
 
 func serveCmd() *cobra.Command {
@@ -46,6 +49,11 @@ func serve(ctx context.Context, cmd *cobra.Command, log *slog.Logger) error {
 	}
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
+	// The request path and readiness use the store through the metrics decorator. The key
+	// manager keeps the bare store: its reloads are background work, and it may look for optional
+	// backend interfaces that a decorator would hide.
+	m := metrics.New()
+	store := m.InstrumentStore(e.store)
 	keys := rotation.NewManager(e.store, rotation.Lifecycle{
 		Policy:  rotation.NewPolicy(cfg.Rotation.Period, cfg.Tokens.AccessTTL),
 		Alg:     cfg.Signing.Algorithm,
@@ -55,6 +63,7 @@ func serve(ctx context.Context, cmd *cobra.Command, log *slog.Logger) error {
 	if err := keys.Start(startCtx); err != nil {
 		return err
 	}
+	m.WatchSigningKey(keys.Current, nil)
 	clients, err := e.clientHasher(startCtx)
 	if err != nil {
 		return err
@@ -68,13 +77,13 @@ func serve(ctx context.Context, cmd *cobra.Command, log *slog.Logger) error {
 		AccessTTL:      cfg.Tokens.AccessTTL,
 		RefreshTTL:     cfg.Tokens.RefreshTTL,
 		RefreshIdleTTL: cfg.Tokens.RefreshIdleTTL,
-	}, issuer.Deps{Store: e.store, Keys: keys, Passwords: checker, Clients: clients, Log: log})
+	}, issuer.Deps{Store: store, Keys: keys, Passwords: checker, Clients: clients, Log: log, Observer: m})
 	if err != nil {
 		return err
 	}
 
 	public := newHTTPServer(srv.Handler())
-	admin := newHTTPServer(adminHandler(e, keys))
+	admin := newHTTPServer(adminHandler(store, keys, m.Handler(), log))
 	pubLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
@@ -156,16 +165,27 @@ func reloadKeys(ctx context.Context, keys *rotation.Manager, log *slog.Logger) {
 	}
 }
 
-// adminHandler serves health and readiness. The admin API proper (keys) needs admin_token.
-func adminHandler(e *env, keys *rotation.Manager) http.Handler {
+// Admin routes, as the access log names them.
+const (
+	routeHealthz = "/healthz"
+	routeReadyz  = "/readyz"
+	routeMetrics = "/metrics"
+	routeAdmin   = "/admin/"
+)
+
+// adminHandler serves health, readiness and the metrics, inside the request middleware (request
+// id and access log; the admin listener's requests are not counted in the HTTP metrics, which
+// describe the public API). The admin API proper (keys) needs admin_token.
+func adminHandler(store storage.Store, keys *rotation.Manager, metricsHandler http.Handler, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	handle := func(pattern, route string, h http.HandlerFunc) { mux.Handle(pattern, reqlog.Route(route, h)) }
+	handle("GET /healthz", routeHealthz, func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, http.StatusOK, "ok")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+	handle("GET /readyz", routeReadyz, func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		if err := e.store.Ping(ctx); err != nil {
+		if err := store.Ping(ctx); err != nil {
 			writeStatus(w, http.StatusServiceUnavailable, "store unreachable")
 			return
 		}
@@ -175,13 +195,16 @@ func adminHandler(e *env, keys *rotation.Manager) http.Handler {
 		}
 		writeStatus(w, http.StatusOK, "ready")
 	})
-	mux.HandleFunc("/admin/", func(w http.ResponseWriter, _ *http.Request) {
+	// Prometheus convention: no token; the admin listener is on loopback unless configured otherwise.
+	mux.Handle("GET /metrics", reqlog.Route(routeMetrics, metricsHandler))
+	handle("/admin/", routeAdmin, func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, http.StatusForbidden, "the admin API is not available yet")
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, http.StatusNotFound, "no such endpoint")
 	})
-	return mux
+	// Probes and scrapes come every few seconds: their successes log at Debug.
+	return reqlog.Middleware(mux, reqlog.Options{Log: log, Quiet: []string{routeHealthz, routeReadyz, routeMetrics}})
 }
 
 func writeStatus(w http.ResponseWriter, code int, status string) {
