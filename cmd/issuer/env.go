@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -45,9 +44,6 @@ func openEnv(cmd *cobra.Command, log *slog.Logger) (*env, error) {
 		return nil, err
 	}
 	var st storage.Store
-	if cfg.IsRedis() && (strings.HasPrefix(cfg.Store, "redis+") || strings.HasPrefix(cfg.Store, "rediss+")) {
-		return nil, errors.New("store: Redis Sentinel and Cluster are not supported by this build yet; use redis://, rediss:// or unix://")
-	}
 	if cfg.IsRedis() {
 		// config requires key_encryption_key with Redis: replicas must share it.
 		ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)

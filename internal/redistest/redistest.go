@@ -1,17 +1,24 @@
-// Package redistest starts a throwaway redis-server for a test, on a unix socket in its own
-// temporary folder, and removes it when the test ends.
+// Package redistest starts throwaway Redis deployments for a test and stops them when the test
+// ends: one redis-server on a unix socket in its own temporary folder (Start), a three-master
+// Redis Cluster on loopback TCP ports (StartCluster), and a master watched by one Sentinel
+// (StartSentinel).
 //
-// The binary is looked up on PATH. Without it the test is skipped, except where the environment
-// says CI=true: there a missing Redis is a failure, so that CI never passes by skipping.
+// The binaries (redis-server, and redis-cli for a cluster) are looked up on PATH. Without them the
+// test is skipped, except where the environment says CI=true: there a missing Redis is a failure,
+// so that CI never passes by skipping.
 package redistest
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -28,34 +35,96 @@ const (
 	// maxSocketPath is the longest unix socket path the harness puts in t.TempDir(); sun_path
 	// holds 108 bytes on Linux and 104 on macOS.
 	maxSocketPath = 100
+	// startAttempts bounds how often a server on a TCP port is started again on other ports
+	// because another process took its port between the probe and the bind.
+	startAttempts = 3
+	// logTail is how much of a server's log a failure message quotes.
+	logTail = 2048
 )
 
-// Option changes how the server is started.
+// Option changes how servers are started.
 type Option func(*config)
 
 type config struct {
-	aof  bool
-	args []string
+	aof              bool
+	password         string
+	sentinelPassword string
+	args             []string
 }
 
 // WithAOF turns on the append-only file with an fsync after every write, so that Restart keeps
-// every write acknowledged before it.
+// every write acknowledged before it. With StartCluster, every node gets one.
 func WithAOF() Option { return func(c *config) { c.aof = true } }
 
+// WithPassword makes the data servers require a password (requirepass; cluster nodes also
+// authenticate to each other with it). Client and URL carry it. A Sentinel itself stays open
+// (see WithSentinelPassword): only the master it watches asks for this password.
+func WithPassword(password string) Option { return func(c *config) { c.password = password } }
+
+// WithSentinelPassword makes StartSentinel's Sentinel itself require a password (requirepass in
+// its config); URL carries it as sentinel_password.
+func WithSentinelPassword(password string) Option {
+	return func(c *config) { c.sentinelPassword = password }
+}
+
 // WithArgs appends raw redis-server arguments, for example "--maxmemory", "10mb". Later
-// arguments win over the harness's defaults.
+// arguments win over the harness's defaults. With StartCluster and StartSentinel they apply to
+// the data servers, not to the Sentinel.
 func WithArgs(args ...string) Option {
 	return func(c *config) { c.args = append(c.args, args...) }
 }
 
-// Server is one running redis-server. Its methods are safe for concurrent use, though a test
-// normally drives it from one goroutine.
+func newConfig(opts []Option) config {
+	var c config
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+// dataArgs are the arguments every data server (not a Sentinel) gets, before WithArgs.
+func (c config) dataArgs(dir string) []string {
+	appendonly := "no"
+	if c.aof {
+		appendonly = "yes"
+	}
+	args := []string{
+		"--dir", dir,
+		"--logfile", filepath.Join(dir, "redis.log"),
+		"--daemonize", "no",
+		"--save", "",
+		"--appendonly", appendonly,
+		"--appendfsync", "always",
+	}
+	if c.password != "" {
+		args = append(args, "--requirepass", c.password, "--masterauth", c.password)
+	}
+	return args
+}
+
+// lookPath finds a Redis binary, skipping t (or failing it when CI=true) when it is missing.
+func lookPath(t testing.TB, name string) string {
+	t.Helper()
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("redistest: %s not found on PATH, and CI=true makes that a failure: %v", name, err)
+		}
+		t.Skipf("redistest: %s not found on PATH (install Redis to run this test): %v", name, err)
+	}
+	return bin
+}
+
+// Server is one running redis-server (or Sentinel). Its methods are safe for concurrent use,
+// though a test normally drives it from one goroutine.
 type Server struct {
-	t      testing.TB
-	bin    string
-	dir    string // data folder: AOF, RDB and the log
-	socket string
-	args   []string
+	t        testing.TB
+	bin      string
+	dir      string // data folder: AOF, RDB, cluster config and the log
+	network  string // "unix" or "tcp"
+	addr     string // the socket path, or 127.0.0.1:port
+	password string
+	args     []string
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -64,21 +133,12 @@ type Server struct {
 	client *redis.Client
 }
 
-// Start runs a redis-server for t and stops it in t.Cleanup. It returns once the server answers
-// PING, and fails the test if it does not within a few seconds.
+// Start runs a redis-server for t on a unix socket and stops it in t.Cleanup. It returns once the
+// server answers PING, and fails the test if it does not within a few seconds.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("redistest: redis-server not found on PATH, and CI=true makes that a failure: %v", err)
-		}
-		t.Skipf("redistest: redis-server not found on PATH (install Redis to run this test): %v", err)
-	}
-	var c config
-	for _, o := range opts {
-		o(&c)
-	}
+	bin := lookPath(t, "redis-server")
+	c := newConfig(opts)
 
 	dir := t.TempDir()
 	socket := filepath.Join(dir, "redis.sock")
@@ -92,40 +152,91 @@ func Start(t testing.TB, opts ...Option) *Server {
 		socket = filepath.Join(short, "redis.sock")
 	}
 
-	appendonly := "no"
-	if c.aof {
-		appendonly = "yes"
-	}
 	args := []string{
 		"--port", "0",
 		"--unixsocket", socket,
 		"--unixsocketperm", "700",
-		"--dir", dir,
-		"--logfile", filepath.Join(dir, "redis.log"),
-		"--daemonize", "no",
-		"--save", "",
-		"--appendonly", appendonly,
-		"--appendfsync", "always",
 	}
+	args = append(args, c.dataArgs(dir)...)
 	args = append(args, c.args...)
 
-	s := &Server{t: t, bin: bin, dir: dir, socket: socket, args: args}
+	s := &Server{t: t, bin: bin, dir: dir, network: "unix", addr: socket, password: c.password, args: args}
 	t.Cleanup(s.cleanup)
 	s.start()
 	return s
 }
 
-// Addr is the server's network address: the path of its unix socket.
-func (s *Server) Addr() string { return s.socket }
+// startTCP runs a server for t on a free 127.0.0.1 port and stops it in t.Cleanup. argsFor gives
+// the server's arguments for the port it is to listen on; a server that cannot bind its ports
+// (another process took one in the meantime) is started again on fresh ones. ports picks a port
+// to try (freePort outside tests).
+func startTCP(t testing.TB, bin, dir, password string, ports func() (int, error), argsFor func(port int) ([]string, error)) *Server {
+	t.Helper()
+	var last error
+	for range startAttempts {
+		port, err := ports()
+		if err != nil {
+			t.Fatalf("redistest: finding a free port: %v", err)
+		}
+		args, err := argsFor(port)
+		if err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+		os.Remove(filepath.Join(dir, "redis.log")) // a retry's log starts empty
+		s := &Server{t: t, bin: bin, dir: dir, network: "tcp", password: password, args: args,
+			addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
+		if last = s.tryStart(); last == nil {
+			t.Cleanup(s.cleanup)
+			return s
+		}
+		if !errors.Is(last, errPortTaken) {
+			break
+		}
+	}
+	t.Fatalf("redistest: %s did not start: %v", filepath.Base(bin), last)
+	return nil
+}
 
-// Socket is the path of the server's unix socket.
-func (s *Server) Socket() string { return s.socket }
+// freePort asks the kernel for a free TCP port on 127.0.0.1. Nothing reserves it afterwards:
+// a server started on it may lose a race for it, which startTCP retries.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
 
-// Dir is the server's data folder (AOF, RDB and redis.log).
+// Addr is the server's network address: the path of its unix socket, or 127.0.0.1:port.
+func (s *Server) Addr() string { return s.addr }
+
+// Socket is the path of the server's unix socket; "" for a server on a TCP port.
+func (s *Server) Socket() string {
+	if s.network != "unix" {
+		return ""
+	}
+	return s.addr
+}
+
+// Dir is the server's data folder (AOF, RDB, cluster config and redis.log).
 func (s *Server) Dir() string { return s.dir }
 
-// URL is a unix:// URL for the server, as storage/redis.Open accepts it.
-func (s *Server) URL() string { return "unix://" + s.socket }
+// URL is a URL for the server as storage/redis.Open accepts it: unix://PATH for a socket,
+// redis://127.0.0.1:PORT for a TCP port, with the password (WithPassword) if there is one.
+func (s *Server) URL() string {
+	auth := ""
+	if s.password != "" {
+		auth = ":" + s.password + "@"
+	}
+	if s.network == "unix" {
+		if auth != "" {
+			return "unix://" + auth + s.addr
+		}
+		return "unix://" + s.addr
+	}
+	return "redis://" + auth + s.addr
+}
 
 // Client returns a client of the server, shared by the test and closed at its end. It survives
 // Restart (it reconnects).
@@ -134,8 +245,9 @@ func (s *Server) Client() *redis.Client {
 	defer s.mu.Unlock()
 	if s.client == nil {
 		s.client = redis.NewClient(&redis.Options{
-			Network:      "unix",
-			Addr:         s.socket,
+			Network:      s.network,
+			Addr:         s.addr,
+			Password:     s.password,
 			DialTimeout:  time.Second,
 			ReadTimeout:  2 * time.Second,
 			WriteTimeout: 2 * time.Second,
@@ -174,8 +286,8 @@ func (s *Server) Stop() {
 	s.stop()
 }
 
-// Restart stops the server and starts it again on the same socket with the same data folder, so
-// that with WithAOF the data survives. It returns once the server answers PING.
+// Restart stops the server and starts it again on the same address with the same data folder,
+// so that with WithAOF the data survives. It returns once the server answers PING.
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.mu.Lock()
@@ -184,14 +296,29 @@ func (s *Server) Restart() {
 	s.start()
 }
 
+// start runs the server and fails the test if it is not ready in time.
 func (s *Server) start() {
 	s.t.Helper()
-	os.Remove(s.socket)
+	if err := s.tryStart(); err != nil {
+		s.t.Fatalf("redistest: %v", err)
+	}
+}
+
+// errPortTaken marks a start that failed because a port was in use.
+var errPortTaken = errors.New("port in use")
+
+// tryStart runs the server and waits until it answers PING. On failure the server is stopped and
+// the error quotes its output and the tail of its log; it wraps errPortTaken when the server
+// could not bind a port.
+func (s *Server) tryStart() error {
+	if s.network == "unix" {
+		os.Remove(s.addr)
+	}
 	cmd := exec.Command(s.bin, s.args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("redistest: starting %s: %v", s.bin, err)
+		return fmt.Errorf("starting %s: %v", s.bin, err)
 	}
 	exited := make(chan struct{})
 	go func() {
@@ -202,20 +329,36 @@ func (s *Server) start() {
 	s.cmd, s.exited, s.paused = cmd, exited, false
 	s.mu.Unlock()
 
-	if err := s.waitReady(exited); err != nil {
-		s.mu.Lock()
-		s.stop()
-		s.mu.Unlock()
-		log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
-		s.t.Fatalf("redistest: redis-server not ready: %v\noutput: %s\nlog: %s", err, out.Bytes(), log)
+	err := s.waitReady(cmd.Process.Pid, exited)
+	if err == nil {
+		return nil
 	}
+	s.mu.Lock()
+	s.stop()
+	s.mu.Unlock()
+	log := s.logTail()
+	if strings.Contains(log, "Address already in use") || strings.Contains(out.String(), "Address already in use") {
+		err = fmt.Errorf("%w: %v", errPortTaken, err)
+	}
+	return fmt.Errorf("%s on %s not ready: %w\noutput: %s\nlog (tail): %s", filepath.Base(s.bin), s.addr, err, out.Bytes(), log)
 }
 
-// waitReady polls PING until it answers, the process exits or readyWithin passes.
-func (s *Server) waitReady(exited <-chan struct{}) error {
+// logTail returns the end of the server's log file.
+func (s *Server) logTail() string {
+	log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+	if len(log) > logTail {
+		log = log[len(log)-logTail:]
+	}
+	return string(log)
+}
+
+// waitReady polls PING until it answers, the process exits or readyWithin passes. On TCP it
+// then checks that the server answering is process pid, not another one that holds the port.
+func (s *Server) waitReady(pid int, exited <-chan struct{}) error {
 	c := redis.NewClient(&redis.Options{
-		Network:     "unix",
-		Addr:        s.socket,
+		Network:     s.network,
+		Addr:        s.addr,
+		Password:    s.password,
 		DialTimeout: 200 * time.Millisecond,
 		ReadTimeout: 200 * time.Millisecond,
 		MaxRetries:  -1,
@@ -226,8 +369,15 @@ func (s *Server) waitReady(exited <-chan struct{}) error {
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
 		err = c.Ping(ctx).Err()
+		var info string
+		if err == nil && s.network == "tcp" {
+			info, err = c.Info(ctx, "server").Result()
+		}
 		cancel()
 		if err == nil {
+			if s.network == "tcp" && infoField(info, "process_id") != strconv.Itoa(pid) {
+				return fmt.Errorf("another server (process %s) answers on %s", infoField(info, "process_id"), s.addr)
+			}
 			return nil
 		}
 		select {
@@ -237,6 +387,16 @@ func (s *Server) waitReady(exited <-chan struct{}) error {
 		}
 	}
 	return fmt.Errorf("no PING answer within %v: %v", readyWithin, err)
+}
+
+// infoField returns the value of name in an INFO or CLUSTER INFO reply.
+func infoField(info, name string) string {
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // signal sends sig to the running server; s.mu is held.

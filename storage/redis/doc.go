@@ -31,23 +31,42 @@
 // that user's id, so every multi-key script touches one slot. Lists are JSON arrays and claims a
 // JSON object; an empty field means nil.
 //
+// # Deployments
+//
+// Open takes a URL for one node (redis://, rediss://, unix://), for Sentinel
+// (redis+sentinel://HOST:PORT[,HOST:PORT...]/MASTER[/DB]) or for Cluster
+// (redis+cluster://HOST:PORT[,HOST:PORT...]), the last two also over TLS (rediss+). Every form
+// gets the same client safety: no retries, one dial attempt, short timeouts and a deadline on
+// every command (see Open). With Sentinel the client asks the Sentinels for the master and
+// follows a failover; with Cluster it learns the slot map from the seeds.
+//
 // # Cluster
 //
-// This version runs on a single node (the client is a redis.UniversalClient so that Sentinel and
-// Cluster fit later). Cluster wants every key a script touches to hash to one slot and to be
-// named in KEYS. The refresh data meets both: the refresh token names its user and its family
-// ("<user id>.<family id>.<random>", see internal/secrets) and every caller passes those ids
-// (storage.Rotation.UserID and FamilyID, FamilyByToken, RevokeFamily), so all refresh keys are
-// built in Go under the user's tag. Rotate and FamilyByToken pass the token key and the family
-// key in KEYS and the script refuses (not found) if the token is stored under another family: one
-// round trip per refresh. Where a script needs a key that only stored data names, the Go side
-// reads that data first and the script checks it is still true: RevokeUserFamilies reads the
-// user's index and passes every family key, and the script does nothing and says so, to be run
-// again on a fresh read, if the index gained a family in between. A token asked for under another
-// user's id, or another family's, is simply not found.
+// On a Cluster each key lives in the slot of its hash tag, and a script may only touch keys that
+// are in its KEYS and all in one slot. Every script meets both: it touches nothing but KEYS[n]
+// (TestScriptKeys), and the KEYS of one call always share a tag. So on a three-master Cluster
+// the users, the clients and the key set each lie on one master (they are small), while refresh
+// data, the bulk, spreads over all masters by user, one user's on one master. Secrets and
+// throttle windows carry no tag: every command on them touches one key, so they spread by name.
+// A user id that makes no tag (empty, or starting with '}': Redis would hash whole keys) is
+// treated as unknown; issued ids never look like that, a presented token may.
 //
-// UserByName and DeleteUser still derive the user key from the name index inside their scripts;
-// both keys carry the {users} tag, so they share a slot.
+// The refresh keys are all built in Go under the user's tag: the refresh token names its user and
+// its family ("<user id>.<family id>.<random>", see internal/secrets) and every caller passes
+// those ids (storage.Rotation.UserID and FamilyID, FamilyByToken, RevokeFamily). Rotate and
+// FamilyByToken pass the token key and the family key in KEYS and the script refuses (not found)
+// if the token is stored under another family: one round trip per refresh. Where a script needs a
+// key that only stored data names, the Go side reads that data first and the script checks it is
+// still true: RevokeUserFamilies reads the user's index and passes every family key, and the
+// script does nothing and says so, to be run again on a fresh read, if the index gained a family
+// in between; DeleteUser reads the user's id from the name index and its script deletes only if
+// the name still names that id. UserByName reads the index and then the user, and accepts the
+// user only under the name it was asked for (users are never renamed, ids never reused). A token
+// asked for under another user's id, or another family's, is simply not found.
+//
+// The Cluster client follows MOVED and ASK (resharding) a few times, but never sends a command
+// again after a failure that leaves open whether it ran, such as a timeout: a Rotate run twice
+// would see its own spent token and revoke the family. Persistent asks every master.
 //
 // Requires Redis 7.0 or later (PEXPIRETIME).
 package redis

@@ -23,6 +23,12 @@ func throttleKey(key string) string { return throttlePref + key }
 // userTag is the hash tag of a user's refresh keys.
 func userTag(userID string) string { return "{" + userID + "}" }
 
+// taggable reports whether userID makes a hash tag: Redis takes the text between the first '{'
+// and the first '}' after it, and hashes the whole key instead when that is empty. An empty id,
+// or one that starts with '}', would spread one user's keys over several slots (CROSSSLOT on a
+// Cluster). Issued ids are never like that; a presented token may be.
+func taggable(userID string) bool { return userID != "" && userID[0] != '}' }
+
 func familyKey(userID, id string) string   { return familyPrefix + userTag(userID) + ":" + id }
 func tokenKey(userID, hash string) string  { return tokenPrefix + userTag(userID) + ":" + hash }
 func userFamiliesKey(userID string) string { return userFamPrefix + userTag(userID) }

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -40,7 +41,9 @@ func TestOpen(t *testing.T) {
 	}{
 		{"bad scheme", "http://localhost:6379"},
 		{"no such socket", "unix://" + t.TempDir() + "/none.sock"},
-		{"nothing listening", "redis://127.0.0.1:1"},
+		{"nothing listening", "redis://:" + secret + "@127.0.0.1:1"},
+		{"no Sentinel listening", "redis+sentinel://:" + secret + "@127.0.0.1:1/mymaster?sentinel_password=" + secret},
+		{"no Cluster node listening", "redis+cluster://:" + secret + "@127.0.0.1:1,127.0.0.1:2"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,6 +56,9 @@ func TestOpen(t *testing.T) {
 			if d := time.Since(start); d > 2*time.Second {
 				t.Errorf("Open(%q) took %v to fail, want < 2s", tc.url, d)
 			}
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("Open(%q): the error quotes the password: %v", tc.url, err)
+			}
 		})
 	}
 }
@@ -61,7 +67,12 @@ func TestOpen(t *testing.T) {
 // memory one refresh token and one family take.
 func TestTTLs(t *testing.T) {
 	s, srv := open(t)
-	ctx, rdb := t.Context(), srv.Client()
+	checkTTLs(t, s, srv.Client())
+}
+
+// checkTTLs is TestTTLs on s, which must be empty; rdb reads the same Redis directly.
+func checkTTLs(t *testing.T, s *Store, rdb goredis.Cmdable) {
+	ctx := t.Context()
 	now := time.Now().Truncate(time.Millisecond)
 	famEnd := now.Add(720 * time.Hour)
 
@@ -350,5 +361,54 @@ func TestPersistent(t *testing.T) {
 				t.Fatalf("Persistent = %v, %v; want %v", got, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestUntaggableUserIDs: see checkUntaggableUserIDs; TestCluster runs it on a Cluster too.
+func TestUntaggableUserIDs(t *testing.T) {
+	s, _ := open(t)
+	checkUntaggableUserIDs(t, s)
+}
+
+// checkUntaggableUserIDs: a user id that makes no hash tag (empty, or starting with '}'; a
+// presented refresh token may name one) is unknown, as on one node, and never a CROSSSLOT
+// error, which callers would report as the store being unavailable.
+func checkUntaggableUserIDs(t *testing.T, s *Store) {
+	ctx := t.Context()
+	end := time.Now().Add(time.Hour)
+	for _, user := range []string{"", "}", "}u-1", "}{u-1}"} {
+		_, err := s.Rotate(ctx, storage.Rotation{UserID: user, FamilyID: "fam-1", Hash: "h0", ClientID: "web",
+			Next: storage.RefreshToken{Hash: "h1", ExpiresAt: end}, Now: time.Now()})
+		if !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("Rotate for user %q: %v, want ErrNotFound", user, err)
+		}
+		if _, err := s.FamilyByToken(ctx, user, "fam-1", "h0"); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("FamilyByToken for user %q: %v, want ErrNotFound", user, err)
+		}
+		if err := s.RevokeFamily(ctx, user, "fam-1"); err != nil {
+			t.Errorf("RevokeFamily for user %q: %v, want nil", user, err)
+		}
+		if n, err := s.RevokeUserFamilies(ctx, user); err != nil || n != 0 {
+			t.Errorf("RevokeUserFamilies for user %q = %d, %v; want 0, nil", user, n, err)
+		}
+		f := storage.Family{ID: "fam-1", UserID: user, ClientID: "web", ExpiresAt: end}
+		if err := s.CreateFamily(ctx, f, storage.RefreshToken{Hash: "h0", ExpiresAt: end}); err == nil {
+			t.Errorf("CreateFamily for user %q succeeded, want an error", user)
+		}
+	}
+	// Braces elsewhere in an id still tag all of the user's keys alike.
+	for _, user := range []string{"u}1", "{u-1", "u-{1}"} {
+		f := storage.Family{ID: "fam-1", UserID: user, ClientID: "web", ExpiresAt: end}
+		if err := s.CreateFamily(ctx, f, storage.RefreshToken{Hash: "h0", ExpiresAt: end}); err != nil {
+			t.Fatalf("CreateFamily for user %q: %v", user, err)
+		}
+		_, err := s.Rotate(ctx, storage.Rotation{UserID: user, FamilyID: "fam-1", Hash: "h0", ClientID: "web",
+			Next: storage.RefreshToken{Hash: "h1", ExpiresAt: end}, Now: time.Now()})
+		if err != nil {
+			t.Errorf("Rotate for user %q: %v", user, err)
+		}
+		if n, err := s.RevokeUserFamilies(ctx, user); err != nil || n != 1 {
+			t.Errorf("RevokeUserFamilies for user %q = %d, %v; want 1", user, n, err)
+		}
 	}
 }

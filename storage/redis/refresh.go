@@ -19,6 +19,7 @@ const (
 	rotateClientDiffers = 5
 	rotateScopeWider    = 6
 	rotateSuccessorUsed = 7
+	rotateTooLate       = 8
 )
 
 // errSuccessorExists: the successor's hash is already stored. With 256-bit random tokens this
@@ -33,11 +34,19 @@ var rotateErrors = map[int64]error{
 	rotateClientDiffers: storage.ErrClientMismatch,
 	rotateScopeWider:    storage.ErrScopeNotGranted,
 	rotateSuccessorUsed: errSuccessorExists,
+	rotateTooLate:       errTooLate,
 }
+
+// errTooLate: the script reached Redis after the time its caller would wait for (see runBy), and
+// changed nothing.
+var errTooLate = errors.New("redis: the command reached Redis too late to be answered; nothing changed")
 
 // CreateFamily stores a new family, its first token (idle expiry capped at the family's end) and
 // adds the family to its user's index, in one script. Every key expires with the family.
 func (s *Store) CreateFamily(ctx context.Context, f storage.Family, first storage.RefreshToken) error {
+	if !taggable(f.UserID) {
+		return fmt.Errorf("redis: create refresh family %q: user id %q cannot tag its keys (empty, or starts with '}')", f.ID, f.UserID)
+	}
 	args := []any{f.ID, ms(f.ExpiresAt), ms(capExpiry(first.ExpiresAt, f.ExpiresAt)),
 		"i", f.ID,
 		"u", f.UserID,
@@ -67,14 +76,24 @@ func (s *Store) CreateFamily(ctx context.Context, f storage.Family, first storag
 // See scripts/rotate.lua for the checks, made in the order storage.RefreshStore documents. A spent
 // token revokes its family inside the same script.
 func (s *Store) Rotate(ctx context.Context, r storage.Rotation) (storage.Family, error) {
-	args := make([]any, 0, 4+len(r.Scope))
-	args = append(args, ms(r.Now), r.ClientID, ms(r.Next.ExpiresAt), r.FamilyID)
+	if !taggable(r.UserID) { // no family was ever stored under it
+		return storage.Family{}, fmt.Errorf("redis: rotate refresh token: %w", storage.ErrNotFound)
+	}
+	by, ok := s.runBy(ctx)
+	if !ok {
+		return storage.Family{}, fmt.Errorf("redis: rotate refresh token: %w", errTooLate)
+	}
+	args := make([]any, 0, 5+len(r.Scope))
+	args = append(args, ms(r.Now), r.ClientID, ms(r.Next.ExpiresAt), r.FamilyID, by)
 	for _, sc := range r.Scope {
 		args = append(args, sc)
 	}
 	keys := []string{tokenKey(r.UserID, r.Hash), tokenKey(r.UserID, r.Next.Hash), familyKey(r.UserID, r.FamilyID)}
 	reply, err := rotateScript.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
+		if mayHaveRun(err) {
+			s.takeBack(keys[0], keys[1])
+		}
 		return storage.Family{}, fmt.Errorf("redis: rotate refresh token: %w", err)
 	}
 	code, ok := reply[0].(int64)
@@ -90,9 +109,48 @@ func (s *Store) Rotate(ctx context.Context, r storage.Rotation) (storage.Family,
 	return decodeFamilyReply(reply[1:])
 }
 
+// Taking back a Rotate whose reply was lost: tried every takeBackEvery, for at most takeBackFor.
+const (
+	takeBackEvery = 100 * time.Millisecond
+	takeBackFor   = time.Minute
+)
+
+// takeBack undoes, in the background, a Rotate that failed without a reply: Redis may have run it
+// before the reply was lost (a stall between running a command and writing its reply, a dropped
+// connection). The caller answers "temporarily unavailable", which promises the client that its
+// refresh token is still good; a spend that stood would turn the client's retry into apparent
+// reuse and revoke the sign-in. The successor's hash came from this call alone and its token was
+// never handed out, so removing it takes nothing from anyone. The undo script is sent at once (a
+// stalled Redis runs it right after the Rotate, before a retry the client sends on seeing the
+// 503) and again until Redis answers; it is idempotent. A Rotate that runs after the undo is past
+// its run-by time (runBy) and changes nothing.
+func (s *Store) takeBack(presentedKey, successorKey string) {
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		give := time.Now().Add(takeBackFor)
+		for {
+			ctx, cancel := context.WithTimeout(s.bgCtx, opTimeout)
+			err := undoRotateScript.Run(ctx, s.rdb, []string{presentedKey, successorKey}).Err()
+			cancel()
+			if err == nil || time.Now().After(give) {
+				return
+			}
+			select {
+			case <-s.bgCtx.Done():
+				return
+			case <-time.After(takeBackEvery):
+			}
+		}
+	}()
+}
+
 // FamilyByToken returns family familyID of user userID if a token hash (spent or not) belongs to
 // it, or ErrNotFound. One script, one round trip.
 func (s *Store) FamilyByToken(ctx context.Context, userID, familyID, hash string) (storage.Family, error) {
+	if !taggable(userID) {
+		return storage.Family{}, fmt.Errorf("redis: family by refresh token: %w", storage.ErrNotFound)
+	}
 	keys := []string{tokenKey(userID, hash), familyKey(userID, familyID)}
 	reply, err := familyByTokenScript.Run(ctx, s.rdb, keys, familyID).Slice()
 	if err != nil {
@@ -107,6 +165,9 @@ func (s *Store) FamilyByToken(ctx context.Context, userID, familyID, hash string
 // RevokeFamily marks a family of user userID revoked; an unknown or already revoked family, or
 // one of another user, is not an error.
 func (s *Store) RevokeFamily(ctx context.Context, userID, familyID string) error {
+	if !taggable(userID) {
+		return nil
+	}
 	err := revokeFamilyScript.Run(ctx, s.rdb, []string{familyKey(userID, familyID)}, ms(time.Now())).Err()
 	if err != nil {
 		return fmt.Errorf("redis: revoke refresh family %q: %w", familyID, err)
@@ -123,6 +184,9 @@ const revokeUserAttempts = 10
 // the index, then passes every family key to the script, which refuses (and the index is read
 // again) when a login added a family in between.
 func (s *Store) RevokeUserFamilies(ctx context.Context, userID string) (int, error) {
+	if !taggable(userID) {
+		return 0, nil
+	}
 	index := userFamiliesKey(userID)
 	for range revokeUserAttempts {
 		ids, err := s.rdb.SMembers(ctx, index).Result()

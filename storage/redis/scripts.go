@@ -7,8 +7,10 @@ import (
 )
 
 // The Lua scripts, one file each under scripts/. Each file's header states its KEYS, ARGV and
-// reply. redis.Script runs them with EVALSHA and falls back to EVAL when the server lost its
-// script cache (a restart), so nothing needs loading up front.
+// reply. A script touches only keys it is given in KEYS, and all KEYS of one call share a hash
+// tag, so that it runs on a Cluster (TestScriptKeys checks the first; Cluster itself, in
+// TestConformanceCluster, the second). redis.Script runs them with EVALSHA and falls back to
+// EVAL when the server lost its script cache (a restart), so nothing needs loading up front.
 var (
 	//go:embed scripts/rotate.lua
 	rotateSrc    string
@@ -17,6 +19,10 @@ var (
 	//go:embed scripts/create_family.lua
 	createFamilySrc    string
 	createFamilyScript = redis.NewScript(createFamilySrc)
+
+	//go:embed scripts/undo_rotate.lua
+	undoRotateSrc    string
+	undoRotateScript = redis.NewScript(undoRotateSrc)
 
 	//go:embed scripts/family_by_token.lua
 	familyByTokenSrc    string
@@ -33,10 +39,6 @@ var (
 	//go:embed scripts/create_user.lua
 	createUserSrc    string
 	createUserScript = redis.NewScript(createUserSrc)
-
-	//go:embed scripts/user_by_name.lua
-	userByNameSrc    string
-	userByNameScript = redis.NewScript(userByNameSrc)
 
 	//go:embed scripts/set_password_hash.lua
 	setPasswordHashSrc    string

@@ -2,8 +2,11 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strings"
+	"net"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -32,73 +35,138 @@ const (
 // many processes sharing one Redis.
 type Store struct {
 	rdb redis.UniversalClient
+	// replyWait is how long the client waits for a reply (see runBy).
+	replyWait time.Duration
+	// skew is Redis's clock minus ours, in nanoseconds, measured at Open and at every Ping.
+	skew atomic.Int64
+
+	// Background work (taking back a Rotate whose reply was lost) stops at Close.
+	bg     sync.WaitGroup
+	bgCtx  context.Context
+	bgStop context.CancelFunc
 }
 
-// Open connects to the Redis at url and checks that it answers. Accepted forms:
+// Open connects to the Redis that url names and checks that it answers. Accepted forms (the
+// scheme in any case; USER: may be left out, as in redis://:PASSWORD@HOST):
 //
-//	redis://[user:password@]host[:port][/db]
-//	rediss://[user:password@]host[:port][/db]   (TLS)
-//	unix://[user:password@]/path/to/redis.sock[?db=N]
+//	redis://[USER:PASSWORD@]HOST[:PORT][/DB]            one node (port 6379 by default)
+//	rediss://[USER:PASSWORD@]HOST[:PORT][/DB]           one node over TLS
+//	unix://[USER:PASSWORD@]/PATH/TO/redis.sock[?db=DB]  one node over a Unix socket (also unix:/PATH)
+//	redis+sentinel://[USER:PASSWORD@]HOST[:PORT][,HOST[:PORT]...]/MASTER[/DB]
+//	                                                    Sentinel (port 26379 by default); the user
+//	                                                    and password are the master's, and
+//	                                                    sentinel_username / sentinel_password in the
+//	                                                    query are the Sentinels' own, if they ask
+//	redis+cluster://[USER:PASSWORD@]HOST[:PORT][,HOST[:PORT]...]
+//	                                                    Cluster; the hosts are seeds, the client
+//	                                                    learns the other nodes from them
 //
-// plus go-redis's query options (dial_timeout=2s, pool_size=20, ...).
+// rediss+sentinel:// and rediss+cluster:// use TLS. TLS checks each server's certificate against
+// its own host name unless the query says skip_verify=true. A user part or query value holding
+// '@', '/' or '?' must be percent-encoded.
 //
-// Commands are never retried by the client: a retried Rotate whose first reply was lost would
-// find its own spent token and revoke the family. A failure comes back as an error instead, which
-// callers report as "temporarily unavailable".
+// The query takes go-redis's options (dial_timeout=2s, read_timeout=2s, pool_size=20,
+// max_redirects=5 for Cluster, ...), except those that would undo the safety below
+// (max_retries, dialer_retries, context_timeout_enabled) or send commands to replicas
+// (read_only, replica_only, route_by_latency, route_randomly): those are refused.
+//
+// Every form gets the same safety: commands are never retried by the client (a retried Rotate
+// whose first reply was lost would find its own spent token and revoke the family), so a failure
+// comes back as an error instead, which callers report as "temporarily unavailable"; a dial is
+// tried once; dial, read, write and pool timeouts are a second where the query sets none; and
+// every command, with whatever redirects and reconnects it takes, is bounded by opTimeout. A
+// Cluster client still follows MOVED and ASK (resharding) up to maxRedirects times, and sends a
+// command again only after a reply that proves it did not run, or a failure before it was sent:
+// never after a timeout or a connection lost after the write (noReplayHook).
 func Open(ctx context.Context, url string) (*Store, error) {
-	opts, err := redis.ParseURL(url)
+	t, err := parseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("redis: store URL %q: %w", redactURL(url), err)
+		return nil, err
 	}
-	if opts.DialTimeout == 0 {
-		opts.DialTimeout = dialTimeout
-	}
-	if opts.ReadTimeout == 0 {
-		opts.ReadTimeout = ioTimeout
-	}
-	if opts.WriteTimeout == 0 {
-		opts.WriteTimeout = ioTimeout
-	}
-	if opts.PoolTimeout == 0 {
-		opts.PoolTimeout = poolTimeout
-	}
-	opts.MaxRetries = -1
-	opts.DialerRetries = 1
-	opts.ContextTimeoutEnabled = true
-	rdb := redis.NewClient(opts)
-	rdb.AddHook(deadlineHook{opTimeout})
-	s := &Store{rdb: rdb}
+	s := &Store{rdb: t.newClient(), replyWait: t.replyWait()}
+	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
 
 	pctx, cancel := context.WithTimeout(ctx, openPingWait)
 	defer cancel()
 	if err := s.Ping(pctx); err != nil {
-		s.rdb.Close()
+		s.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-// Ping reports whether Redis answers.
+// newClient builds the client t names, with the hooks that bound and guard every command.
+func (t target) newClient() redis.UniversalClient {
+	deadline := deadlineHook{opTimeout}
+	switch {
+	case t.cluster != nil:
+		c := redis.NewClusterClient(t.cluster)
+		// On the cluster client the deadline covers a command with all its redirects; on each
+		// node's client it also covers what is sent to one node directly (Persistent's
+		// ForEachMaster, the client's own CLUSTER SLOTS). Registered before the first command,
+		// so every node client gets both hooks.
+		c.OnNewNode(func(node *redis.Client) {
+			node.AddHook(deadline)
+			node.AddHook(noReplayHook{})
+		})
+		c.AddHook(deadline)
+		return c
+	case t.failover != nil:
+		c := redis.NewFailoverClient(t.failover)
+		c.AddHook(deadline)
+		return c
+	default:
+		c := redis.NewClient(t.single)
+		c.AddHook(deadline)
+		return c
+	}
+}
+
+// Ping reports whether Redis answers (on a Cluster, every master: go-redis sends PING to all),
+// and measures the offset of its clock from ours again.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis: ping: %w", err)
 	}
+	sent := time.Now()
+	at, err := s.rdb.Time(ctx).Result()
+	if err != nil {
+		return fmt.Errorf("redis: time: %w", err)
+	}
+	rtt := time.Since(sent)
+	s.skew.Store(int64(at.Sub(sent.Add(rtt / 2))))
 	return nil
 }
 
-// Close closes the connections.
-func (s *Store) Close() error { return s.rdb.Close() }
+// lateMargin: a script whose effect the caller must see (Rotate) starts at least this long before
+// the caller stops waiting for its reply. It covers the script's own run, the reply's way back and
+// the error in the measured clock offset.
+const lateMargin = 300 * time.Millisecond
 
-// redactURL drops a password from a URL for error messages.
-func redactURL(url string) string {
-	scheme, rest, ok := strings.Cut(url, "://")
-	if !ok {
-		return "(unparsable)"
+// runBy returns the latest time, on Redis's clock in unix milliseconds, at which a script sent
+// now may still start and have its reply read by a caller with ctx. A script that Redis reaches
+// later (it was paused, or the command sat in a queue) must change nothing: its caller has already
+// answered "temporarily unavailable", and a token spent then would make the client's retry look
+// like a stolen token. ok is false when that time has passed already.
+func (s *Store) runBy(ctx context.Context) (unixMillis int64, ok bool) {
+	now := time.Now()
+	by := now.Add(s.replyWait)
+	if dl, has := ctx.Deadline(); has && dl.Before(by) {
+		by = dl
 	}
-	if at := strings.LastIndex(rest, "@"); at >= 0 {
-		rest = "***@" + rest[at+1:]
+	by = by.Add(-lateMargin)
+	if !by.After(now) {
+		return 0, false
 	}
-	return scheme + "://" + rest
+	return by.Add(time.Duration(s.skew.Load())).UnixMilli(), true
+}
+
+// Close closes the connections.
+// Close stops background work and closes the connections.
+func (s *Store) Close() error {
+	s.bgStop()
+	s.bg.Wait()
+	return s.rdb.Close()
 }
 
 // deadlineHook gives every command and pipeline a deadline of d unless its context has an
@@ -128,4 +196,72 @@ func (h deadlineHook) bound(ctx context.Context) (context.Context, context.Cance
 		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, h.d)
+}
+
+// noReplayHook sits on every node client of a Cluster. The Cluster client sends a command again
+// (MaxRedirects times) after a MOVED or ASK reply, which is what resharding needs, but also after
+// a timeout or a lost connection, when the command may well have run: a Rotate sent again would
+// find its own spent token and revoke the family. The hook hides such failures from go-redis's
+// retry checks (noReplyError), so they come back at once, while replies that prove the command
+// did not run (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, LOADING, READONLY) and failures before it was
+// sent (dial, pool timeout, closed client) are still followed.
+type noReplayHook struct{}
+
+func (noReplayHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (noReplayHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		return noReplay(next(ctx, cmd))
+	}
+}
+
+// ProcessPipelineHook covers the pipeline of ASKING and the command that the Cluster client sends
+// after an ASK reply.
+func (noReplayHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		return noReplay(next(ctx, cmds))
+	}
+}
+
+// noReplay wraps err in a noReplyError unless the command surely did not reach the server.
+func noReplay(err error) error {
+	if err == nil || !mayHaveRun(err) {
+		return err
+	}
+	return &noReplyError{err: err}
+}
+
+// mayHaveRun reports whether a command that failed with err may have run all the same: false
+// only when the server answered (redis.Nil and error replies included) or the command was never
+// sent (a failed dial, no free connection, a closed client).
+func mayHaveRun(err error) bool {
+	var reply redis.Error
+	var op *net.OpError
+	switch {
+	case err == nil,
+		errors.As(err, &reply),
+		errors.As(err, &op) && op.Op == "dial",
+		errors.Is(err, redis.ErrPoolTimeout),
+		errors.Is(err, redis.ErrClosed):
+		return false
+	}
+	return true
+}
+
+// noReplyError is a failure after which a command may or may not have run.
+type noReplyError struct{ err error }
+
+func (e *noReplyError) Error() string {
+	return e.err.Error() + " (no reply: the command may have run, so it is not sent again)"
+}
+
+// Unwrap exposes a context error (which go-redis never retries, and callers may test for) but not
+// a network error, whose io.EOF or Timeout() would make the Cluster client send the command again.
+func (e *noReplyError) Unwrap() error {
+	for _, ctxErr := range []error{context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(e.err, ctxErr) {
+			return ctxErr
+		}
+	}
+	return nil
 }

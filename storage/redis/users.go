@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -32,21 +33,42 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
 	return nil
 }
 
-// UserByName returns the user with that username, or ErrNotFound.
+// userLookupAttempts bounds how often UserByName and DeleteUser read the name index again
+// because the user it named was deleted, or deleted and created anew, in between.
+const userLookupAttempts = 3
+
+// UserByName returns the user with that username, or ErrNotFound: the name index, then the
+// user it names. Both keys carry the {users} tag, but the user's key is only known once the index
+// is read, so this is two reads, not a script that would build a key Cluster was not told of.
+// Users are never renamed and ids never reused, so a user read under the indexed id with this
+// name is that user.
 func (s *Store) UserByName(ctx context.Context, username string) (storage.User, error) {
-	reply, err := userByNameScript.Run(ctx, s.rdb, []string{userNamesKey}, username, userPrefix).Slice()
+	for range userLookupAttempts {
+		id, err := s.userID(ctx, username)
+		if err != nil {
+			return storage.User{}, err
+		}
+		m, err := s.rdb.HGetAll(ctx, userKey(id)).Result()
+		if err != nil {
+			return storage.User{}, fmt.Errorf("redis: user %q: %w", username, err)
+		}
+		if len(m) > 0 && m["n"] == username {
+			return decodeUser(id, m)
+		}
+	}
+	return storage.User{}, fmt.Errorf("redis: user %q: %w", username, storage.ErrNotFound)
+}
+
+// userID looks username up in the name index.
+func (s *Store) userID(ctx context.Context, username string) (string, error) {
+	id, err := s.rdb.HGet(ctx, userNamesKey, username).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", fmt.Errorf("redis: user %q: %w", username, storage.ErrNotFound)
+	}
 	if err != nil {
-		return storage.User{}, fmt.Errorf("redis: user %q: %w", username, err)
+		return "", fmt.Errorf("redis: user %q: %w", username, err)
 	}
-	if len(reply) == 0 {
-		return storage.User{}, fmt.Errorf("redis: user %q: %w", username, storage.ErrNotFound)
-	}
-	id, _ := reply[0].(string)
-	m, err := fields(reply[1:])
-	if err != nil {
-		return storage.User{}, err
-	}
-	return decodeUser(id, m)
+	return id, nil
 }
 
 // UserByID returns the user with that ID, or ErrNotFound.
@@ -122,16 +144,24 @@ func (s *Store) SetPasswordHash(ctx context.Context, id string, expected, hash [
 	return nil
 }
 
-// DeleteUser removes the user with that username and frees the name, or ErrNotFound.
+// DeleteUser removes the user with that username and frees the name, or ErrNotFound. It reads
+// the user's id from the name index and passes both keys to the script, which does nothing (and
+// the index is read again) if the name no longer names that id.
 func (s *Store) DeleteUser(ctx context.Context, username string) error {
-	ok, err := deleteUserScript.Run(ctx, s.rdb, []string{userNamesKey}, username, userPrefix).Int()
-	if err != nil {
-		return fmt.Errorf("redis: delete user %q: %w", username, err)
+	for range userLookupAttempts {
+		id, err := s.userID(ctx, username)
+		if err != nil {
+			return err
+		}
+		ok, err := deleteUserScript.Run(ctx, s.rdb, []string{userNamesKey, userKey(id)}, username, id).Int()
+		if err != nil {
+			return fmt.Errorf("redis: delete user %q: %w", username, err)
+		}
+		if ok == 1 {
+			return nil
+		}
 	}
-	if ok == 0 {
-		return fmt.Errorf("redis: delete user %q: %w", username, storage.ErrNotFound)
-	}
-	return nil
+	return fmt.Errorf("redis: delete user %q: the name kept changing hands", username)
 }
 
 func decodeUser(id string, m map[string]string) (storage.User, error) {

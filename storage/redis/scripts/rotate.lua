@@ -1,30 +1,33 @@
 -- Rotate: spend one refresh token and store its successor, in one atomic step.
 -- KEYS[1] presented token, KEYS[2] successor token, KEYS[3] the family the presented token names
 -- ARGV[1] now (unix ms), ARGV[2] client id, ARGV[3] successor's idle expiry (unix ms),
--- ARGV[4] family id (of KEYS[3]), ARGV[5..] requested scope
+-- ARGV[4] family id (of KEYS[3]), ARGV[5] run-by time on this server's clock (unix ms),
+-- ARGV[6..] requested scope
 -- A token not stored under the family ARGV[4] is not found (code 1), and nothing changes.
+-- Reached after ARGV[5], the caller has stopped waiting: code 8, and nothing changes.
 -- Returns {code} on refusal, {0, family fields...} on success. Codes: see refresh.go.
+local clock = redis.call('TIME')
+if tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000) > tonumber(ARGV[5]) then return {8} end
 local now = tonumber(ARGV[1])
 local tok = redis.call('HMGET', KEYS[1], 'f', 'x', 's')
 local fid = tok[1]
 if not fid or fid ~= ARGV[4] then return {1} end
-local fkey = KEYS[3]
-local fam = redis.call('HMGET', fkey, 'c', 'x', 's', 'v')
+local fam = redis.call('HMGET', KEYS[3], 'c', 'x', 's', 'v')
 if not fam[1] then return {1} end
 if fam[4] and fam[4] ~= '' then return {2} end
 if tok[3] and tok[3] ~= '' then
-  redis.call('HSET', fkey, 'v', ARGV[1])
+  redis.call('HSET', KEYS[3], 'v', ARGV[1])
   return {3}
 end
 local fexp = tonumber(fam[2])
 if tonumber(tok[2]) <= now or fexp <= now then return {4} end
 if fam[1] ~= ARGV[2] then return {5} end
-if #ARGV > 4 then
+if #ARGV > 5 then
   local granted = {}
   if fam[3] and fam[3] ~= '' then
     for _, s in ipairs(cjson.decode(fam[3])) do granted[s] = true end
   end
-  for i = 5, #ARGV do
+  for i = 6, #ARGV do
     if not granted[ARGV[i]] then return {6} end
   end
 end
@@ -34,6 +37,6 @@ local nexp = tonumber(ARGV[3])
 if nexp > fexp then nexp = fexp end
 redis.call('HSET', KEYS[2], 'f', fid, 'x', string.format('%d', nexp))
 redis.call('PEXPIREAT', KEYS[2], fam[2])
-local out = redis.call('HGETALL', fkey)
+local out = redis.call('HGETALL', KEYS[3])
 table.insert(out, 1, 0)
 return out
