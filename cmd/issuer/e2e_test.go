@@ -137,27 +137,9 @@ func freeAddr(t testing.TB) string {
 func (in *instance) serve() *server {
 	in.t.Helper()
 	for attempt := 1; ; attempt++ {
-		s := &server{log: &syncBuffer{}, done: make(chan struct{}), public: freeAddr(in.t), admin: freeAddr(in.t)}
-		s.cmd = exec.Command(in.bin, "serve", "--store", in.store, "--listen", s.public, "--admin-listen", s.admin)
-		s.cmd.Dir, s.cmd.Env = in.dir, in.env
-		s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-		if err := s.cmd.Start(); err != nil {
-			in.t.Fatal(err)
-		}
-		go func() { s.waitErr = s.cmd.Wait(); close(s.done) }()
-		in.t.Cleanup(func() {
-			select {
-			case <-s.done:
-			default:
-				_ = s.cmd.Process.Kill()
-				select {
-				case <-s.done:
-				case <-time.After(10 * time.Second):
-					in.t.Errorf("issuer serve (pid %d) did not die after SIGKILL", s.cmd.Process.Pid)
-				}
-			}
-		})
-		in.servers = append(in.servers, s)
+		public, admin := freeAddr(in.t), freeAddr(in.t)
+		s := in.start("serve", "--store", in.store, "--listen", public, "--admin-listen", admin)
+		s.public, s.admin = public, admin
 		if s.waitHealthy(in.t, 30*time.Second) {
 			return s
 		}
@@ -167,6 +149,34 @@ func (in *instance) serve() *server {
 		}
 		in.t.Fatalf("issuer serve exited before it was healthy: %v\n%s", s.waitErr, s.log.String())
 	}
+}
+
+// start runs `issuer ARGS...` as a server process and returns at once. The process is killed
+// when the test ends if it is still running.
+func (in *instance) start(args ...string) *server {
+	in.t.Helper()
+	s := &server{log: &syncBuffer{}, done: make(chan struct{})}
+	s.cmd = exec.Command(in.bin, args...)
+	s.cmd.Dir, s.cmd.Env = in.dir, in.env
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := s.cmd.Start(); err != nil {
+		in.t.Fatal(err)
+	}
+	go func() { s.waitErr = s.cmd.Wait(); close(s.done) }()
+	in.t.Cleanup(func() {
+		select {
+		case <-s.done:
+		default:
+			_ = s.cmd.Process.Kill()
+			select {
+			case <-s.done:
+			case <-time.After(10 * time.Second):
+				in.t.Errorf("issuer serve (pid %d) did not die after SIGKILL", s.cmd.Process.Pid)
+			}
+		}
+	})
+	in.servers = append(in.servers, s)
+	return s
 }
 
 // waitHealthy polls /healthz until it answers 200 (true), the process exits (false) or within
