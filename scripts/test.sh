@@ -6,10 +6,12 @@ cd "$(dirname "$0")/.."
 
 command -v go >/dev/null || { echo "test: Go is not installed (https://go.dev/doc/install)" >&2; exit 1; }
 
-# The Redis tests start their own throwaway redis-server; the compose test runs
+# The Redis tests start their own throwaway redis-server processes (one node, a Cluster, a
+# Sentinel); the compose test runs
 # `docker-compose config` (no engine needed). Install what a fresh Debian machine lacks.
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v redis-cli >/dev/null || missing+=(redis-tools) # redis-cli --cluster create
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
