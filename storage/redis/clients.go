@@ -38,10 +38,10 @@ func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
 func (s *Store) Client(ctx context.Context, id string) (storage.Client, error) {
 	m, err := s.rdb.HGetAll(ctx, clientKey(id)).Result()
 	if err != nil {
-		return storage.Client{}, fmt.Errorf("redis: client %q: %w", id, err)
+		return storage.Client{}, fmt.Errorf("redis: client by id: %w", err)
 	}
 	if len(m) == 0 {
-		return storage.Client{}, fmt.Errorf("redis: client %q: %w", id, storage.ErrNotFound)
+		return storage.Client{}, fmt.Errorf("redis: client by id: %w", storage.ErrNotFound)
 	}
 	return decodeClient(id, m)
 }

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -337,6 +338,28 @@ func TestRefreshOneRoundTrip(t *testing.T) {
 		if got := c.take(); len(got) != 1 || got[0] != "evalsha" {
 			t.Errorf("%s sent %q, want one evalsha", tc.name, got)
 		}
+	}
+}
+
+// TestUserByNameSameCommandsKnownOrNot: a known and an unknown username cost the same commands,
+// so the time a sign-in takes does not tell whether the name exists.
+func TestUserByNameSameCommandsKnownOrNot(t *testing.T) {
+	s, _ := open(t)
+	ctx := t.Context()
+	if err := s.CreateUser(ctx, storage.User{ID: "u-1", Username: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	var c commandCounter
+	s.rdb.AddHook(&c)
+	if _, err := s.UserByName(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	known := c.take()
+	if _, err := s.UserByName(ctx, "mallory"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("UserByName of an unknown name: %v", err)
+	}
+	if unknown := c.take(); !slices.Equal(known, unknown) {
+		t.Errorf("a known name sent %q, an unknown one %q: want the same commands", known, unknown)
 	}
 }
 

@@ -38,35 +38,44 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
 const userLookupAttempts = 3
 
 // UserByName returns the user with that username, or ErrNotFound: the name index, then the
-// user it names. Both keys carry the {users} tag, but the user's key is only known once the index
+// user it names (or, for an unknown name, a user that does not exist, so both take two reads).
+// Its errors never quote the name: a password typed into the username field must not reach a log. Both keys carry the {users} tag, but the user's key is only known once the index
 // is read, so this is two reads, not a script that would build a key Cluster was not told of.
 // Users are never renamed and ids never reused, so a user read under the indexed id with this
 // name is that user.
 func (s *Store) UserByName(ctx context.Context, username string) (storage.User, error) {
 	for range userLookupAttempts {
 		id, err := s.userID(ctx, username)
+		if errors.Is(err, storage.ErrNotFound) {
+			// The same two round trips as for a known name: the time a lookup takes must not
+			// tell whether a username exists.
+			if err := s.rdb.HGetAll(ctx, userKey("")).Err(); err != nil {
+				return storage.User{}, fmt.Errorf("redis: user by name: %w", err)
+			}
+			return storage.User{}, err
+		}
 		if err != nil {
 			return storage.User{}, err
 		}
 		m, err := s.rdb.HGetAll(ctx, userKey(id)).Result()
 		if err != nil {
-			return storage.User{}, fmt.Errorf("redis: user %q: %w", username, err)
+			return storage.User{}, fmt.Errorf("redis: user by name: %w", err)
 		}
 		if len(m) > 0 && m["n"] == username {
 			return decodeUser(id, m)
 		}
 	}
-	return storage.User{}, fmt.Errorf("redis: user %q: %w", username, storage.ErrNotFound)
+	return storage.User{}, fmt.Errorf("redis: user by name: %w", storage.ErrNotFound)
 }
 
 // userID looks username up in the name index.
 func (s *Store) userID(ctx context.Context, username string) (string, error) {
 	id, err := s.rdb.HGet(ctx, userNamesKey, username).Result()
 	if errors.Is(err, redis.Nil) {
-		return "", fmt.Errorf("redis: user %q: %w", username, storage.ErrNotFound)
+		return "", fmt.Errorf("redis: user by name: %w", storage.ErrNotFound)
 	}
 	if err != nil {
-		return "", fmt.Errorf("redis: user %q: %w", username, err)
+		return "", fmt.Errorf("redis: user by name: %w", err)
 	}
 	return id, nil
 }

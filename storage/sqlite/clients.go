@@ -40,7 +40,7 @@ func (s *Store) Client(ctx context.Context, id string) (storage.Client, error) {
 	row := s.ro.QueryRowContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = ?`, id)
 	c, err := scanClient(row)
 	if err != nil {
-		return storage.Client{}, fmt.Errorf("sqlite: client %q: %w", id, notFound(err))
+		return storage.Client{}, fmt.Errorf("sqlite: client by id: %w", notFound(err)) // never the id: it may be a mistyped secret
 	}
 	return c, nil
 }

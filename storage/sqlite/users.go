@@ -48,7 +48,7 @@ func (s *Store) UserByName(ctx context.Context, username string) (storage.User, 
 	row := s.ro.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username)
 	u, err := scanUser(row)
 	if err != nil {
-		return storage.User{}, fmt.Errorf("sqlite: user %q: %w", username, notFound(err))
+		return storage.User{}, fmt.Errorf("sqlite: user by name: %w", notFound(err)) // never the name: it may be a mistyped password
 	}
 	return u, nil
 }

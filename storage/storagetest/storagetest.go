@@ -6,6 +6,7 @@ import (
 	"errors"
 	"maps"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,6 +33,8 @@ import (
 //     loses test data, and no test sleeps.
 //   - RevokeUserFamilies counts the families that were not already revoked.
 //   - KeySet returns the keys in the order SwapKeySet stored them.
+//   - Errors of UserByName and Client never quote the name or id looked up, found or not, store
+//     open or closed: it comes from a request, and may be a password typed into the wrong field.
 func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("Users", func(t *testing.T) { testUsers(t, newStore) })
 	t.Run("Clients", func(t *testing.T) { testClients(t, newStore) })
@@ -40,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("Keys", func(t *testing.T) { testKeys(t, newStore) })
 	t.Run("Secrets", func(t *testing.T) { testSecrets(t, newStore) })
 	t.Run("Throttle", func(t *testing.T) { testThrottle(t, newStore) })
+	t.Run("LookupErrorsQuoteNoInput", func(t *testing.T) { testLookupErrors(t, newStore) })
 	t.Run("Ping", func(t *testing.T) {
 		s := newStore(t)
 		if err := s.Ping(t.Context()); err != nil {
@@ -131,4 +135,27 @@ func checkClaims(t testing.TB, what string, got, want map[string]string) {
 	if !maps.Equal(got, want) {
 		t.Errorf("%s = %#v, want %#v", what, got, want)
 	}
+}
+
+// testLookupErrors: lookups by request input never put that input into an error, which the
+// issuer logs when the store fails.
+func testLookupErrors(t *testing.T, newStore func(t *testing.T) storage.Store) {
+	const typed = "pw-Typed-Into-The-Name-Field"
+	s, ctx := newStore(t), t.Context()
+	check := func(when string) {
+		t.Helper()
+		_, uerr := s.UserByName(ctx, typed)
+		_, cerr := s.Client(ctx, typed)
+		for op, err := range map[string]error{"UserByName": uerr, "Client": cerr} {
+			if err != nil && strings.Contains(err.Error(), typed) {
+				t.Errorf("%s %s: the error quotes the name looked up: %v", op, when, err)
+			}
+			if when == "open" && !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("%s of an unknown name: %v, want ErrNotFound", op, err)
+			}
+		}
+	}
+	check("open")
+	_ = s.Close()
+	check("after Close")
 }
