@@ -79,6 +79,7 @@ func (s *Store) Rotate(ctx context.Context, r storage.Rotation) (storage.Family,
 	if !taggable(r.UserID) { // no family was ever stored under it
 		return storage.Family{}, fmt.Errorf("redis: rotate refresh token: %w", storage.ErrNotFound)
 	}
+	sent := time.Now()
 	by, ok := s.runBy(ctx)
 	if !ok {
 		return storage.Family{}, fmt.Errorf("redis: rotate refresh token: %w", errTooLate)
@@ -99,6 +100,9 @@ func (s *Store) Rotate(ctx context.Context, r storage.Rotation) (storage.Family,
 	code, ok := reply[0].(int64)
 	if !ok {
 		return storage.Family{}, fmt.Errorf("redis: rotate refresh token: unexpected reply %T", reply[0])
+	}
+	if code == rotateTooLate && time.Since(sent) < s.replyWait-lateMargin {
+		s.skewSuspect() // a prompt "too late": Redis's clock is ahead of what was measured
 	}
 	if code != rotateOK {
 		if e := rotateErrors[code]; e != nil {
@@ -123,11 +127,17 @@ const (
 // never handed out, so removing it takes nothing from anyone. The undo script is sent at once (a
 // stalled Redis runs it right after the Rotate, before a retry the client sends on seeing the
 // 503) and again until Redis answers; it is idempotent. A Rotate that runs after the undo is past
-// its run-by time (runBy) and changes nothing.
+// its run-by time (runBy) and changes nothing. It is best effort: it lives in this process, is
+// tried for takeBackFor, and Close waits only closeWait for it.
 func (s *Store) takeBack(presentedKey, successorKey string) {
-	s.bg.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.noTakeBack {
+		return
+	}
+	s.undos.Add(1)
 	go func() {
-		defer s.bg.Done()
+		defer s.undos.Done()
 		give := time.Now().Add(takeBackFor)
 		for {
 			ctx, cancel := context.WithTimeout(s.bgCtx, opTimeout)

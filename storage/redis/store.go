@@ -37,13 +37,18 @@ type Store struct {
 	rdb redis.UniversalClient
 	// replyWait is how long the client waits for a reply (see runBy).
 	replyWait time.Duration
-	// skew is Redis's clock minus ours, in nanoseconds, measured at Open and at every Ping.
-	skew atomic.Int64
+	// skew is Redis's clock minus ours, in nanoseconds (see clock.go).
+	skew      atomic.Int64
+	remeasure chan struct{} // asks the clock loop to measure skew now
 
-	// Background work (taking back a Rotate whose reply was lost) stops at Close.
-	bg     sync.WaitGroup
-	bgCtx  context.Context
-	bgStop context.CancelFunc
+	// Background work: the clock loop (bg) and take-backs of lost Rotate replies (undos). Close
+	// lets take-backs finish for a moment, then stops both.
+	mu         sync.Mutex
+	closed     bool
+	bg, undos  sync.WaitGroup
+	bgCtx      context.Context
+	bgStop     context.CancelFunc
+	noTakeBack bool // tests of the run-by check alone
 }
 
 // Open connects to the Redis that url names and checks that it answers. Accepted forms (the
@@ -83,15 +88,20 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{rdb: t.newClient(), replyWait: t.replyWait()}
+	s := &Store{rdb: t.newClient(), replyWait: t.replyWait(), remeasure: make(chan struct{}, 1)}
 	s.bgCtx, s.bgStop = context.WithCancel(context.Background())
 
 	pctx, cancel := context.WithTimeout(ctx, openPingWait)
 	defer cancel()
-	if err := s.Ping(pctx); err != nil {
+	err = s.Ping(pctx)
+	if err == nil {
+		err = s.measureSkew(pctx)
+	}
+	if err != nil {
 		s.Close()
 		return nil, err
 	}
+	s.bg.Go(s.clockLoop)
 	return s, nil
 }
 
@@ -122,50 +132,35 @@ func (t target) newClient() redis.UniversalClient {
 	}
 }
 
-// Ping reports whether Redis answers (on a Cluster, every master: go-redis sends PING to all),
-// and measures the offset of its clock from ours again.
+// Ping reports whether Redis answers (on a Cluster, every master: go-redis sends PING to all).
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis: ping: %w", err)
 	}
-	sent := time.Now()
-	at, err := s.rdb.Time(ctx).Result()
-	if err != nil {
-		return fmt.Errorf("redis: time: %w", err)
-	}
-	rtt := time.Since(sent)
-	s.skew.Store(int64(at.Sub(sent.Add(rtt / 2))))
 	return nil
 }
 
-// lateMargin: a script whose effect the caller must see (Rotate) starts at least this long before
-// the caller stops waiting for its reply. It covers the script's own run, the reply's way back and
-// the error in the measured clock offset.
-const lateMargin = 300 * time.Millisecond
+// closeWait bounds how long Close waits for pending take-backs (see takeBack) to reach Redis.
+const closeWait = 3 * time.Second
 
-// runBy returns the latest time, on Redis's clock in unix milliseconds, at which a script sent
-// now may still start and have its reply read by a caller with ctx. A script that Redis reaches
-// later (it was paused, or the command sat in a queue) must change nothing: its caller has already
-// answered "temporarily unavailable", and a token spent then would make the client's retry look
-// like a stolen token. ok is false when that time has passed already.
-func (s *Store) runBy(ctx context.Context) (unixMillis int64, ok bool) {
-	now := time.Now()
-	by := now.Add(s.replyWait)
-	if dl, has := ctx.Deadline(); has && dl.Before(by) {
-		by = dl
-	}
-	by = by.Add(-lateMargin)
-	if !by.After(now) {
-		return 0, false
-	}
-	return by.Add(time.Duration(s.skew.Load())).UnixMilli(), true
-}
-
-// Close closes the connections.
-// Close stops background work and closes the connections.
+// Close lets pending take-backs finish (for closeWait at most), stops background work and closes
+// the connections.
 func (s *Store) Close() error {
-	s.bgStop()
-	s.bg.Wait()
+	s.mu.Lock()
+	already := s.closed
+	s.closed = true
+	s.mu.Unlock()
+	if !already {
+		done := make(chan struct{})
+		go func() { s.undos.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(closeWait):
+		}
+		s.bgStop()
+		s.undos.Wait()
+		s.bg.Wait()
+	}
 	return s.rdb.Close()
 }
 

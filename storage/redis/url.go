@@ -113,8 +113,15 @@ func parse(raw string) (target, error) {
 		return target{}, err
 	}
 	t.applySafety()
+	if d := *t.knobs().read; d > 0 && d < minReadTimeout {
+		return target{}, fmt.Errorf("sets read_timeout=%s: at least %s, so that a refresh has time to run and answer", d, minReadTimeout)
+	}
 	return t, nil
 }
+
+// minReadTimeout is the shortest read_timeout accepted: a refresh must start within the read
+// timeout less lateMargin (see Store.runBy), which needs some room.
+const minReadTimeout = 2 * lateMargin
 
 // split cuts raw into its parts. The host part ends at the first '/' or '?' after "//"; the
 // user part is what comes before its last '@'.

@@ -125,8 +125,8 @@ func TestParseURL(t *testing.T) {
 			checks: []check{single("unix", "/run/redis.sock", 0, "", "")}},
 		{name: "unix socket with password", url: "unix://:" + secret + "@/run/redis.sock",
 			checks: []check{single("unix", "/run/redis.sock", 0, "", secret)}},
-		{name: "query timeouts win, the rest default", url: "redis://cache?dial_timeout=3s&read_timeout=250ms",
-			checks: []check{timeouts(3*time.Second, 250*time.Millisecond, time.Second, time.Second)}},
+		{name: "query timeouts win, the rest default", url: "redis://cache?dial_timeout=3s&read_timeout=750ms",
+			checks: []check{timeouts(3*time.Second, 750*time.Millisecond, time.Second, time.Second)}},
 		{name: "pool size", url: "redis://cache?pool_size=7",
 			checks: []check{func(t *testing.T, got target) {
 				if got.single.PoolSize != 7 {
@@ -167,6 +167,8 @@ func TestParseURL(t *testing.T) {
 		{name: "port out of range", url: "redis+cluster://n1:70000", wantErr: "the port must be a number from 1 to 65535"},
 		{name: "several hosts on redis://", url: "redis://a:1,b:2", wantErr: "use redis+cluster:// for a Cluster"},
 		{name: "unix without a path", url: "unix://", wantErr: "names no socket path"},
+		{name: "read timeout too short", url: "redis://cache?read_timeout=250ms", wantErr: "read_timeout=250ms: at least 600ms"},
+		{name: "read timeout too short on Cluster", url: "redis+cluster://a,b?read_timeout=100ms", wantErr: "at least 600ms"},
 		{name: "unix with a host", url: "unix://tmp/redis.sock", wantErr: `names a host "tmp"`},
 		{name: "Sentinel without a master", url: "redis+sentinel://:" + secret + "@s1:26379", wantErr: "names no Sentinel master"},
 		{name: "Sentinel with a bad database", url: "redis+sentinel://s1/m/x", wantErr: `has database "x"`},
