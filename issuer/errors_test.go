@@ -71,6 +71,9 @@ func TestErrorCodes(t *testing.T) {
 			if !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
 				t.Fatalf("Content-Type %q", r.header.Get("Content-Type"))
 			}
+			if tc.status == http.StatusRequestEntityTooLarge && !r.closed {
+				t.Fatal("413 kept the connection open: the unread body leaves it unusable")
+			}
 		})
 	}
 }

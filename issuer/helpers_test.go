@@ -203,6 +203,7 @@ type response struct {
 	header http.Header
 	body   []byte
 	json   map[string]any
+	closed bool // the server closes the connection after this response
 }
 
 func (r response) str(key string) string { s, _ := r.json[key].(string); return s }
@@ -252,7 +253,7 @@ func (e *env) do(req request) response {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	out := response{status: res.StatusCode, header: res.Header, body: b}
+	out := response{status: res.StatusCode, header: res.Header, body: b, closed: res.Close}
 	_ = json.Unmarshal(b, &out.json)
 	return out
 }

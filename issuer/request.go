@@ -34,6 +34,10 @@ func parseParams(w http.ResponseWriter, r *http.Request) (params, *Error) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
+			// The rest of the body is not read: the connection cannot serve another request.
+			// (net/http closes it by itself only when MaxBytesReader gets its own ResponseWriter,
+			// which the request middleware wraps.)
+			w.Header().Set("Connection", "close")
 			return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: ErrInvalidRequest, Description: "request body is larger than 64 KiB"}
 		}
 		return nil, badRequest(ErrInvalidRequest, "request body could not be read")
