@@ -63,16 +63,28 @@ keys it has loaded but cannot load new ones.`,
 				return err
 			}
 			ctx := cmd.Context()
+			// Everything must open before anything is written: a half re-sealed store would leave
+			// new replicas unable to start with either key.
+			set, err := e.store.KeySet(ctx)
+			if err != nil {
+				return err
+			}
+			if _, _, err := rotation.Rewrap(set.Keys, e.sealer, from...); err != nil {
+				return fmt.Errorf("nothing changed: %w", err)
+			}
+			if err := secrets.CheckResealClientHasher(ctx, e.store, e.sealer, from...); err != nil {
+				return fmt.Errorf("nothing changed: client-secret key: %w", err)
+			}
+			out := cmd.OutOrStdout()
 			keys, total, err := rewrapKeySet(ctx, e.store, e.sealer, from)
 			if err != nil {
 				return err
 			}
+			fmt.Fprintf(out, "signing keys re-sealed: %d of %d\n", keys, total)
 			resealed, err := secrets.ResealClientHasher(ctx, e.store, e.sealer, from...)
 			if err != nil {
-				return fmt.Errorf("client-secret key: %w", err)
+				return fmt.Errorf("client-secret key (the signing keys are re-sealed; run rewrap again): %w", err)
 			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "signing keys re-sealed: %d of %d\n", keys, total)
 			fmt.Fprintf(out, "client-secret key re-sealed: %t\n", resealed)
 			fmt.Fprintf(out, "everything is sealed under key-encryption key id %s; restart every replica with the new key_encryption_key\n", e.sealer.ID())
 			return nil

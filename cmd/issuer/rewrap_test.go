@@ -71,6 +71,26 @@ func TestKeysRewrap(t *testing.T) {
 		t.Fatalf("after refused rewraps the old KEK no longer opens the keys: %v", err)
 	}
 
+	// A client-secret key that opens under none of the given keys stops rewrap before it writes
+	// anything, even though the signing keys would open.
+	const hmacName = "client-secret-hmac-key"
+	goodSealed, err := st.LoadOrStoreSecret(t.Context(), hmacName, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, strangerSealer := newKEK(t)
+	if err := st.ReplaceSecret(t.Context(), hmacName, goodSealed, strangerSealer.Seal([]byte("k"), []byte(hmacName))); err != nil {
+		t.Fatal(err)
+	}
+	versionBefore := must(st.KeySet(t.Context())).Version
+	c.fail(string(oldKEK), []string{"keys", "rewrap", "--key-encryption-key", newB64}, "nothing changed: client-secret key")
+	if v := must(st.KeySet(t.Context())).Version; v != versionBefore {
+		t.Errorf("a refused rewrap rewrote the key set (version %d, was %d)", v, versionBefore)
+	}
+	if err := st.ReplaceSecret(t.Context(), hmacName, must(st.LoadOrStoreSecret(t.Context(), hmacName, nil)), goodSealed); err != nil {
+		t.Fatal(err)
+	}
+
 	// The real thing, with an extra unrelated old key on the first line.
 	out = c.ok(wrongB64+"\n"+string(oldKEK), "keys", "rewrap", "--key-encryption-key", newB64)
 	for _, want := range []string{"signing keys re-sealed: 2 of 2\n", "client-secret key re-sealed: true\n", "key-encryption key id " + newSealer.ID()} {

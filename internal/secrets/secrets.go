@@ -88,13 +88,7 @@ func LoadClientHasher(ctx context.Context, store storage.SecretStore, sealer *ro
 // unchanged, so every client secret stays valid.
 func ResealClientHasher(ctx context.Context, store storage.SecretStore, to *rotation.Sealer, from ...*rotation.Sealer) (bool, error) {
 	for range 5 {
-		fresh := make([]byte, 32)
-		_, _ = rand.Read(fresh)
-		sealed, err := store.LoadOrStoreSecret(ctx, secretName, to.Seal(fresh, []byte(secretName)))
-		if err != nil {
-			return false, fmt.Errorf("load client secret key: %w", err)
-		}
-		resealed, changed, err := rotation.ResealSecret(sealed, []byte(secretName), to, from...)
+		sealed, resealed, changed, err := resealClientKey(ctx, store, to, from)
 		if err != nil || !changed {
 			return false, err
 		}
@@ -106,6 +100,26 @@ func ResealClientHasher(ctx context.Context, store storage.SecretStore, to *rota
 		}
 	}
 	return false, fmt.Errorf("store client secret key: %w", storage.ErrConflict)
+}
+
+// CheckResealClientHasher reports whether ResealClientHasher would succeed, without changing the
+// stored value (it does store a fresh key, sealed under to, when there is none yet).
+func CheckResealClientHasher(ctx context.Context, store storage.SecretStore, to *rotation.Sealer, from ...*rotation.Sealer) error {
+	_, _, _, err := resealClientKey(ctx, store, to, from)
+	return err
+}
+
+// resealClientKey loads the sealed HMAC key (creating it under to if there is none) and re-seals
+// it under to in memory.
+func resealClientKey(ctx context.Context, store storage.SecretStore, to *rotation.Sealer, from []*rotation.Sealer) (sealed, resealed []byte, changed bool, err error) {
+	fresh := make([]byte, 32)
+	_, _ = rand.Read(fresh)
+	sealed, err = store.LoadOrStoreSecret(ctx, secretName, to.Seal(fresh, []byte(secretName)))
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("load client secret key: %w", err)
+	}
+	resealed, changed, err = rotation.ResealSecret(sealed, []byte(secretName), to, from...)
+	return sealed, resealed, changed, err
 }
 
 // NewClientHasher uses key directly (tests).
