@@ -264,7 +264,8 @@ func (g *faultRig) checkPauseMidRefresh(n int) {
 	t := g.t
 	t.Helper()
 	const stalledRotation = `"op":"rotate refresh token"`
-	for round := 1; round <= 5; round++ {
+	const rounds = 10 // about half the rounds catch a stall inside a rotation
+	for round := 1; round <= rounds; round++ {
 		before := strings.Count(g.srv.log.String(), stalledRotation)
 		tokens := g.logins(n)
 		held := make([]tokenReply, n) // each client's 503
@@ -301,5 +302,5 @@ func (g *faultRig) checkPauseMidRefresh(n int) {
 			return
 		}
 	}
-	t.Logf("no refresh stalled inside the rotation of its token (or the log no longer says so)")
+	t.Errorf("in %d rounds no refresh stalled inside the rotation of its token (or the log no longer says %s): the case this test is for never happened", rounds, stalledRotation)
 }
