@@ -28,6 +28,7 @@ func (l Lifecycle) Bootstrap(keys []storage.Key, now time.Time) (out []storage.K
 	if err != nil {
 		return nil, false, err
 	}
+	act.ActivatesAt = now.UTC()
 	out = append(out, act)
 	if next(out) == nil {
 		nk, err := l.newNext(now)
@@ -40,7 +41,12 @@ func (l Lifecycle) Bootstrap(keys []storage.Key, now time.Time) (out []storage.K
 }
 
 func (l Lifecycle) newNext(now time.Time) (storage.Key, error) {
-	k, err := NewKey(l.Alg, l.RSABits, l.Sealer, storage.KeyNext, now)
+	return l.newNextOf(l.Alg, now)
+}
+
+// newNextOf generates a next key of alg, safe to activate once published for long enough.
+func (l Lifecycle) newNextOf(alg string, now time.Time) (storage.Key, error) {
+	k, err := NewKey(alg, l.RSABits, l.Sealer, storage.KeyNext, now)
 	if err != nil {
 		return storage.Key{}, err
 	}
