@@ -42,8 +42,17 @@ func NewManager(store storage.KeyStore, life Lifecycle, now func() time.Time, lo
 
 // Start loads the key set, creating the first keys when the store has none, and builds the first
 // snapshot. Many processes may start at once on one store: exactly one set is stored, the others
-// load it.
+// load it. A configured algorithm that neither the active nor the next key has is a change of
+// algorithm: a next key of it is published and signs once published long enough.
 func (m *Manager) Start(ctx context.Context) error {
+	if err := m.bootstrap(ctx); err != nil {
+		return err
+	}
+	_, err := m.change(ctx, m.life.Retarget)
+	return err
+}
+
+func (m *Manager) bootstrap(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for attempt := 0; attempt < 5; attempt++ {

@@ -99,7 +99,7 @@ func serve(ctx context.Context, cmd *cobra.Command, log *slog.Logger) error {
 	errc := make(chan error, 2)
 	go func() { errc <- public.Serve(pubLn) }()
 	go func() { errc <- admin.Serve(admLn) }()
-	go reloadKeys(ctx, keys, log)
+	go keys.Run(ctx, keyPoll)
 
 	select {
 	case <-ctx.Done():
@@ -147,23 +147,9 @@ func newHTTPServer(h http.Handler) *http.Server {
 	}
 }
 
-// reloadKeys picks up key-set changes made by other processes (the CLI, other replicas).
-func reloadKeys(ctx context.Context, keys *rotation.Manager, log *slog.Logger) {
-	t := time.NewTicker(10 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			if err := keys.Reload(rctx); err != nil {
-				log.Warn("could not reload the key set", "err", err)
-			}
-			cancel()
-		}
-	}
-}
+// keyPoll is how often a replica reads the key set when no notification came (stores without
+// notifications, or one missed).
+const keyPoll = 5 * time.Second
 
 // Admin routes, as the access log names them.
 const (
