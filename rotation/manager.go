@@ -25,8 +25,9 @@ type Manager struct {
 	now   func() time.Time
 	log   *slog.Logger
 
-	mu  sync.Mutex // serialises reloads and writes within this process
-	cur atomic.Pointer[Snapshot]
+	mu       sync.Mutex // serialises reloads and writes within this process
+	cur      atomic.Pointer[Snapshot]
+	onChange func(kind string)
 }
 
 // NewManager returns a Manager; call Start before Current. now may be nil (time.Now).
@@ -48,7 +49,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	if err := m.bootstrap(ctx); err != nil {
 		return err
 	}
-	_, err := m.change(ctx, m.life.Retarget)
+	_, err := m.change(ctx, KindAlgorithmChange, m.life.Retarget)
 	return err
 }
 

@@ -11,13 +11,27 @@ import (
 	"github.com/issuer-dev/issuer/storage"
 )
 
+// Kinds of key-set change, as OnChange reports them.
+const (
+	KindRotation        = "rotation"         // a scheduled promotion
+	KindCleanup         = "cleanup"          // a scheduled step without promotion (keys removed, a next key made)
+	KindOnDemand        = "on_demand"        // RotateNow
+	KindAlgorithmChange = "algorithm_change" // RotateNow with another algorithm, or a new configured one at start
+	KindRevocation      = "revocation"
+	KindImport          = "import"
+)
+
+// OnChange sets a function told the kind of every key-set change this Manager stores (metrics).
+// Call it before Start.
+func (m *Manager) OnChange(f func(kind string)) { m.onChange = f }
+
 // transition computes a new key set from the stored one at now; changed=false stores nothing.
 type transition func(keys []storage.Key, now time.Time) (out []storage.Key, changed bool, err error)
 
 // change applies t to the stored set and stores the result with compare-and-swap (the fencing
 // check: a set changed meanwhile by another process is read again and t decides again), then
 // installs it. It reports whether it stored a new set.
-func (m *Manager) change(ctx context.Context, t transition) (bool, error) {
+func (m *Manager) change(ctx context.Context, kind string, t transition) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for range 5 {
@@ -45,14 +59,24 @@ func (m *Manager) change(ctx context.Context, t transition) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("rotation: store key set: %w", err)
 		}
-		return true, m.install(storage.KeySet{Version: v, Keys: keys})
+		before := active(set.Keys)
+		if err := m.install(storage.KeySet{Version: v, Keys: keys}); err != nil {
+			return true, err
+		}
+		if kind == KindRotation && before != nil && active(keys).KID == before.KID {
+			kind = KindCleanup
+		}
+		if m.onChange != nil {
+			m.onChange(kind)
+		}
+		return true, nil
 	}
 	return false, errors.New("rotation: the key set kept changing under us; try again")
 }
 
 // Step is one scheduled step (Lifecycle.Advance) when one is due.
 func (m *Manager) Step(ctx context.Context) (bool, error) {
-	return m.change(ctx, func(keys []storage.Key, now time.Time) ([]storage.Key, bool, error) {
+	return m.change(ctx, KindRotation, func(keys []storage.Key, now time.Time) ([]storage.Key, bool, error) {
 		if !m.life.Due(keys, now) {
 			return keys, false, nil
 		}
@@ -67,7 +91,11 @@ func (m *Manager) RotateNow(ctx context.Context, alg string) (time.Time, error) 
 		return time.Time{}, fmt.Errorf("rotation: unsupported algorithm %q", alg)
 	}
 	var at time.Time
-	_, err := m.change(ctx, func(keys []storage.Key, now time.Time) ([]storage.Key, bool, error) {
+	kind := KindOnDemand
+	if alg != "" {
+		kind = KindAlgorithmChange
+	}
+	_, err := m.change(ctx, kind, func(keys []storage.Key, now time.Time) ([]storage.Key, bool, error) {
 		out, when, err := m.life.RotateNow(keys, alg, now)
 		at = when
 		return out, err == nil, err
@@ -77,7 +105,7 @@ func (m *Manager) RotateNow(ctx context.Context, alg string) (time.Time, error) 
 
 // Revoke is the emergency revocation of kid (Lifecycle.Revoke). false: it was revoked already.
 func (m *Manager) Revoke(ctx context.Context, kid string) (bool, error) {
-	return m.change(ctx, func(keys []storage.Key, now time.Time) ([]storage.Key, bool, error) {
+	return m.change(ctx, KindRevocation, func(keys []storage.Key, now time.Time) ([]storage.Key, bool, error) {
 		return m.life.Revoke(keys, kid, now)
 	})
 }
@@ -85,7 +113,7 @@ func (m *Manager) Revoke(ctx context.Context, kid string) (bool, error) {
 // Import makes priv the next key (Lifecycle.Import) and returns it, private half removed.
 func (m *Manager) Import(ctx context.Context, priv crypto.Signer, alg string) (storage.Key, error) {
 	var k storage.Key
-	_, err := m.change(ctx, func(keys []storage.Key, now time.Time) ([]storage.Key, bool, error) {
+	_, err := m.change(ctx, KindImport, func(keys []storage.Key, now time.Time) ([]storage.Key, bool, error) {
 		out, imported, err := m.life.Import(keys, priv, alg, now)
 		k = imported
 		return out, err == nil, err
