@@ -1,8 +1,9 @@
 // Package storage declares what the issuer keeps and the small interfaces every backend satisfies.
 //
 // A backend is one type that implements UserStore, ClientStore, RefreshStore, KeyStore,
-// SecretStore and ThrottleStore (together: Store). Every method is safe for concurrent use by many goroutines and,
-// for backends shared between processes, by many processes. Outcomes a caller acts on come back as
+// SecretStore, ThrottleStore and LockStore (together: Store), and may implement KeySetWatcher.
+// Every method is safe for concurrent use by many goroutines and, for backends shared between
+// processes, by many processes. Outcomes a caller acts on come back as
 // the sentinel errors below, matched with errors.Is; anything else is an infrastructure failure
 // (the store cannot be reached, a timeout) that callers report as "temporarily unavailable".
 //
@@ -226,6 +227,62 @@ type ThrottleStore interface {
 	ResetFailures(ctx context.Context, key string) error
 }
 
+// LockStore keeps named leases, so that of many replicas one at a time does a piece of work
+// (the scheduled key rotation). A lock is advisory and only saves work: it is no fence. What must
+// never happen twice is guarded by a compare-and-swap (SwapKeySet), because a holder can be paused
+// past its lease without knowing it.
+//
+// Expiry follows the rest of the package: a lock taken or extended at now with ttl expires at
+// now+ttl (to the millisecond) and is free from that instant on, judged by the now of whoever asks
+// next. Replicas' clocks must therefore agree to well within ttl. A backend may also drop a lock
+// by its own clock once ttl has passed since it was last taken or extended (Redis keys carry a PX
+// TTL of ttl). That timer is relative, so it needs no agreement between clocks: it frees the lock
+// of a holder whose clock runs far ahead, and cuts a lease short only by as much as the backend's
+// clock runs faster than the holder's over ttl.
+type LockStore interface {
+	// AcquireLock takes lock name for owner and returns true when it is free (never taken,
+	// released, or expired at now) or owner already holds it; either way the lock is then owner's
+	// until now+ttl (a holder extends its lease by acquiring again). It returns false, changing
+	// nothing, while another owner holds the lock unexpired at now. ttl must be at least a
+	// millisecond. Of many concurrent calls for a free lock exactly one wins.
+	AcquireLock(ctx context.Context, name, owner string, ttl time.Duration, now time.Time) (bool, error)
+	// ReleaseLock frees lock name if owner holds it. Releasing a lock that is free, or held by
+	// another owner (whose lease outlived ours), is a no-op and not an error: a lock is never
+	// released by anyone but its holder.
+	ReleaseLock(ctx context.Context, name, owner string) error
+}
+
+// KeySetWatcher is implemented by backends that tell every process when the key set changed
+// (Redis, by pub/sub). Backends without it (SQLite) leave callers to poll KeySet. Find it with
+// AsKeySetWatcher, which also looks through decorators.
+type KeySetWatcher interface {
+	// WatchKeySet subscribes to key-set changes and returns once the subscription is in place: a
+	// SwapKeySet that succeeds afterwards, in this process or any other, is followed by a value
+	// on the channel. Values are coalesced (the channel holds at most one, and a swap never waits
+	// for the reader), so a value means "reload the key set", not "one swap". After a lost
+	// connection to the backend is restored a value is sent too, since swaps may have been
+	// missed meanwhile; a spurious value is possible, a missed swap (while connected) is not.
+	// The channel is closed when ctx ends or the store is closed.
+	WatchKeySet(ctx context.Context) (<-chan struct{}, error)
+}
+
+// AsKeySetWatcher returns the KeySetWatcher of s, looking through decorators that expose the store
+// they wrap with an Unwrap() Store method (such as the metrics decorator). ok is false when no
+// store on the way implements KeySetWatcher: poll instead.
+func AsKeySetWatcher(s KeyStore) (w KeySetWatcher, ok bool) {
+	for s != nil {
+		if w, ok := s.(KeySetWatcher); ok {
+			return w, true
+		}
+		u, ok := s.(interface{ Unwrap() Store })
+		if !ok {
+			break
+		}
+		s = u.Unwrap()
+	}
+	return nil, false
+}
+
 // Store is everything a backend provides.
 type Store interface {
 	UserStore
@@ -234,6 +291,7 @@ type Store interface {
 	KeyStore
 	SecretStore
 	ThrottleStore
+	LockStore
 	// Ping reports whether the store can be reached.
 	Ping(ctx context.Context) error
 	io.Closer

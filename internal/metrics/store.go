@@ -16,7 +16,8 @@ import (
 // storage sentinel the call returned (not_found, exists, conflict, token_spent, token_expired,
 // family_revoked, client_mismatch, scope_not_granted), "timeout", "canceled" or "error".
 //
-// It hides any optional interface of the store it wraps: use Unwrap to reach one.
+// It hides any optional interface of the store it wraps: use Unwrap to reach one
+// (storage.AsKeySetWatcher does, to find the wrapped store's KeySetWatcher; watching is not timed).
 type Store struct {
 	next storage.Store
 	hist *prometheus.HistogramVec
@@ -60,6 +61,8 @@ const (
 	opAddFailure
 	opFailures
 	opResetFailures
+	opAcquireLock
+	opReleaseLock
 	opPing
 	opClose
 	nOps
@@ -88,6 +91,8 @@ var opNames = [nOps]string{
 	opAddFailure:         "AddFailure",
 	opFailures:           "Failures",
 	opResetFailures:      "ResetFailures",
+	opAcquireLock:        "AcquireLock",
+	opReleaseLock:        "ReleaseLock",
 	opPing:               "Ping",
 	opClose:              "Close",
 }
@@ -343,6 +348,22 @@ func (s *Store) ResetFailures(ctx context.Context, key string) error {
 	start := time.Now()
 	err := s.next.ResetFailures(ctx, key)
 	s.observe(opResetFailures, start, err)
+	return err
+}
+
+// AcquireLock times the wrapped store's AcquireLock.
+func (s *Store) AcquireLock(ctx context.Context, name, owner string, ttl time.Duration, now time.Time) (bool, error) {
+	start := time.Now()
+	v, err := s.next.AcquireLock(ctx, name, owner, ttl, now)
+	s.observe(opAcquireLock, start, err)
+	return v, err
+}
+
+// ReleaseLock times the wrapped store's ReleaseLock.
+func (s *Store) ReleaseLock(ctx context.Context, name, owner string) error {
+	start := time.Now()
+	err := s.next.ReleaseLock(ctx, name, owner)
+	s.observe(opReleaseLock, start, err)
 	return err
 }
 

@@ -70,6 +70,7 @@ func TestCluster(t *testing.T) {
 		{"FollowsMoved", testClusterFollowsMoved},
 		{"NoReplayAfterTimeout", testClusterNoReplay},
 		{"UntaggableUserIDs", func(t *testing.T, c *redistest.Cluster) { checkUntaggableUserIDs(t, openURL(t, c.URL())) }},
+		{"WatchKeySet", testClusterWatch},
 	} {
 		c.FlushAll()
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, c) })
@@ -115,7 +116,7 @@ func masterOf(t *testing.T, c *redistest.Cluster, key string) *redistest.Server 
 // plain (non-cluster) client of that master finds with one multi-key EXISTS (a key of another
 // slot would make it fail with CROSSSLOT, a key on another master would not be counted); and
 // different users' keys spread over all three masters. The {users}, {clients} and {keys} data
-// each lie on one master the same way.
+// (the key set and the locks) each lie on one master the same way.
 func testClusterKeyLayout(t *testing.T, c *redistest.Cluster) {
 	s := openURL(t, c.URL())
 	ctx := t.Context()
@@ -170,10 +171,15 @@ func testClusterKeyLayout(t *testing.T, c *redistest.Cluster) {
 	if _, err := s.SwapKeySet(ctx, 0, []storage.Key{{KID: "k1", Alg: "ES256", State: storage.KeyActive}}); err != nil {
 		t.Fatalf("SwapKeySet: %v", err)
 	}
+	for _, name := range []string{"rotation", "other"} {
+		if ok, err := s.AcquireLock(ctx, name, "owner", time.Minute, now); err != nil || !ok {
+			t.Fatalf("AcquireLock(%s) = %v, %v", name, ok, err)
+		}
+	}
 	for _, group := range [][]string{
 		{userNamesKey, userKey("u-0"), userKey("u-1"), userKey("u-2"), userKey("u-3"), userKey("u-4")},
 		{clientIDsKey, clientKey("client-0"), clientKey("client-1"), clientKey("client-2"), clientKey("client-3"), clientKey("client-4")},
-		{keySetKey},
+		{keySetKey, lockKey("rotation"), lockKey("other")},
 	} {
 		master := masterOf(t, c, group[0])
 		if n, err := master.Client().Exists(ctx, group...).Result(); err != nil || n != int64(len(group)) {

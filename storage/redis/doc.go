@@ -14,6 +14,9 @@
 //	iss:{clients}:ids          set    client ids (ListClients)
 //	iss:{clients}:c:<id>       hash   one client: s secret hash, p public, g grants, o scopes, a audiences, c
 //	iss:{keys}:set             hash   v version, k the signing key set as JSON
+//	iss:{keys}:lock:<name>     hash   a named lock (AcquireLock): o owner, x expiry by the holder's
+//	                                  clock; PX TTL of the lease, only to drop abandoned locks
+//	iss:{keys}:changed         pub/sub channel (not a key): SwapKeySet publishes the new version
 //	iss:secret:<name>          string a named secret (LoadOrStoreSecret)
 //	iss:thr:<key>              hash   c count, e window end; TTL at the window's end
 //	iss:fam:{<user id>}:<family id>

@@ -3,11 +3,14 @@ package redis
 // Key layout; see the package comment. The refresh keys of a user share the hash tag {<user id>},
 // so they lie in one Cluster slot; they are built only here, in Go, and reach scripts in KEYS.
 const (
-	userNamesKey  = "iss:{users}:names"
-	userPrefix    = "iss:{users}:u:"
-	clientIDsKey  = "iss:{clients}:ids"
-	clientPrefix  = "iss:{clients}:c:"
-	keySetKey     = "iss:{keys}:set"
+	userNamesKey = "iss:{users}:names"
+	userPrefix   = "iss:{users}:u:"
+	clientIDsKey = "iss:{clients}:ids"
+	clientPrefix = "iss:{clients}:c:"
+	keySetKey    = "iss:{keys}:set"
+	lockPrefix   = "iss:{keys}:lock:"
+	// keySetChannel is the pub/sub channel SwapKeySet publishes the new version on.
+	keySetChannel = "iss:{keys}:changed"
 	secretPrefix  = "iss:secret:"
 	throttlePref  = "iss:thr:"
 	familyPrefix  = "iss:fam:"
@@ -18,6 +21,7 @@ const (
 func userKey(id string) string      { return userPrefix + id }
 func clientKey(id string) string    { return clientPrefix + id }
 func secretKey(name string) string  { return secretPrefix + name }
+func lockKey(name string) string    { return lockPrefix + name }
 func throttleKey(key string) string { return throttlePref + key }
 
 // userTag is the hash tag of a user's refresh keys.

@@ -67,7 +67,8 @@ func (s *Store) KeySet(ctx context.Context) (storage.KeySet, error) {
 }
 
 // SwapKeySet stores keys if the stored version still equals expected (compared and written in
-// one script) and returns the new version; ErrConflict otherwise.
+// one script) and returns the new version; ErrConflict otherwise. The same script publishes the
+// new version on keySetChannel, which wakes every WatchKeySet.
 func (s *Store) SwapKeySet(ctx context.Context, expected int64, keys []storage.Key) (int64, error) {
 	stored := make([]storedKey, len(keys))
 	for i, k := range keys {
@@ -88,7 +89,7 @@ func (s *Store) SwapKeySet(ctx context.Context, expected int64, keys []storage.K
 	if err != nil {
 		return 0, fmt.Errorf("redis: swap key set: %w", err)
 	}
-	v, err := swapKeySetScript.Run(ctx, s.rdb, []string{keySetKey}, expected, string(raw)).Int64()
+	v, err := swapKeySetScript.Run(ctx, s.rdb, []string{keySetKey}, expected, string(raw), keySetChannel).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("redis: swap key set: %w", err)
 	}

@@ -60,6 +60,14 @@ var (
 	swapKeySetSrc    string
 	swapKeySetScript = redis.NewScript(swapKeySetSrc)
 
+	//go:embed scripts/acquire_lock.lua
+	acquireLockSrc    string
+	acquireLockScript = redis.NewScript(acquireLockSrc)
+
+	//go:embed scripts/release_lock.lua
+	releaseLockSrc    string
+	releaseLockScript = redis.NewScript(releaseLockSrc)
+
 	//go:embed scripts/load_or_store_secret.lua
 	loadOrStoreSecretSrc    string
 	loadOrStoreSecretScript = redis.NewScript(loadOrStoreSecretSrc)

@@ -22,6 +22,10 @@ func TestScriptKeys(t *testing.T) {
 	allKeys := map[string]bool{"DEL": true, "UNLINK": true, "EXISTS": true, "MGET": true, "TOUCH": true}
 	// Commands that take no key at all.
 	keyless := map[string]bool{"TIME": true}
+	// Commands whose first argument is a pub/sub channel, not a key: in no slot (a Cluster
+	// broadcasts PUBLISH to every node). The channel comes from Go in ARGV, like key names do.
+	channelFirst := map[string]bool{"PUBLISH": true}
+	argRef := regexp.MustCompile(`^ARGV\[[A-Za-z0-9_+\- ]+\]$`)
 	keyRef := regexp.MustCompile(`^KEYS\[[A-Za-z0-9_+\- ]+\]$`)
 	for _, file := range files {
 		src, err := os.ReadFile(file)
@@ -34,6 +38,12 @@ func TestScriptKeys(t *testing.T) {
 		}
 		for _, args := range calls {
 			if len(args) == 1 && keyless[strings.ToUpper(strings.Trim(args[0], `'"`))] {
+				continue
+			}
+			if len(args) >= 2 && channelFirst[strings.ToUpper(strings.Trim(args[0], `'"`))] {
+				if !argRef.MatchString(args[1]) {
+					t.Errorf("%s: redis.call(%s): channel %q is not one of ARGV", file, strings.Join(args, ", "), args[1])
+				}
 				continue
 			}
 			if len(args) < 2 {

@@ -87,6 +87,14 @@ CREATE TABLE secrets (
 	value BLOB
 ) STRICT;
 `,
+	// 2: named locks (LockStore).
+	`
+CREATE TABLE locks (
+	name       TEXT NOT NULL PRIMARY KEY,
+	owner      TEXT NOT NULL,
+	expires_at INTEGER NOT NULL -- the holder's now + ttl; free from then on
+) STRICT;
+`,
 }
 
 // migrate applies the missing migrations in one transaction. The transaction begins IMMEDIATE, so

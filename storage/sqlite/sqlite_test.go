@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -322,5 +323,80 @@ func TestStoredTokenExpiryIsCapped(t *testing.T) {
 		if got := time.UnixMilli(ms).UTC(); !got.Equal(end) {
 			t.Errorf("%s is stored to expire at %v, want the family's end %v", h, got, end)
 		}
+	}
+}
+
+// TestMigrateFromVersion1: a file made by a build that knew only the first schema (no locks
+// table) keeps its data and gains locks when opened.
+func TestMigrateFromVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v1.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{migrations[0], "PRAGMA user_version = 1",
+		`INSERT INTO secrets (name, value) VALUES ('kek', x'01')`} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openAt(t, path)
+	ctx := t.Context()
+	if got, err := s.LoadOrStoreSecret(ctx, "kek", []byte{2}); err != nil || string(got) != "\x01" {
+		t.Fatalf("LoadOrStoreSecret after the migration = %q, %v; want the stored value", got, err)
+	}
+	if ok, err := s.AcquireLock(ctx, "rotation", "a", time.Minute, t0); err != nil || !ok {
+		t.Fatalf("AcquireLock after the migration = %v, %v; want true", ok, err)
+	}
+	var version int
+	if err := s.ro.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != len(migrations) {
+		t.Fatalf("user_version = %d, %v; want %d", version, err, len(migrations))
+	}
+}
+
+// TestLockAcrossHandles: two handles on one file (the server and the command line, or two
+// processes) share locks; of both racing for a free lock exactly one wins.
+func TestLockAcrossHandles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "issuer.db")
+	a, b := openAt(t, path), openAt(t, path)
+	ctx := t.Context()
+	for round := range 10 {
+		name := fmt.Sprint("lock-", round)
+		var wins atomic.Int32
+		var wg sync.WaitGroup
+		for i, s := range []*Store{a, b, a, b} {
+			wg.Go(func() {
+				ok, err := s.AcquireLock(ctx, name, fmt.Sprint("owner-", i), time.Minute, t0)
+				if err != nil {
+					t.Errorf("AcquireLock: %v", err)
+				}
+				if ok {
+					wins.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if n := wins.Load(); n != 1 {
+			t.Fatalf("round %d: %d of 4 AcquireLock calls on two handles won, want 1", round, n)
+		}
+	}
+	if ok, err := a.AcquireLock(ctx, "solo", "a", time.Minute, t0); err != nil || !ok {
+		t.Fatalf("AcquireLock on a = %v, %v", ok, err)
+	}
+	if err := b.ReleaseLock(ctx, "solo", "b"); err != nil {
+		t.Fatalf("ReleaseLock by another owner on b: %v", err)
+	}
+	if ok, err := b.AcquireLock(ctx, "solo", "b", time.Minute, t0.Add(time.Second)); err != nil || ok {
+		t.Fatalf("AcquireLock on b of a's lock = %v, %v; want false", ok, err)
+	}
+	if err := a.ReleaseLock(ctx, "solo", "a"); err != nil {
+		t.Fatalf("ReleaseLock on a: %v", err)
+	}
+	if ok, err := b.AcquireLock(ctx, "solo", "b", time.Minute, t0.Add(time.Second)); err != nil || !ok {
+		t.Fatalf("AcquireLock on b after a released = %v, %v; want true", ok, err)
 	}
 }

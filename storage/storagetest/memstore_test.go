@@ -27,6 +27,13 @@ type memStore struct {
 	keys     storage.KeySet
 	secrets  map[string][]byte
 	throttle map[string]memWindow
+	locks    map[string]memLock
+	watchers map[chan struct{}]bool
+}
+
+type memLock struct {
+	owner   string
+	expires time.Time
 }
 
 type memWindow struct {
@@ -45,7 +52,10 @@ type memToken struct {
 	spent    bool
 }
 
-var _ storage.Store = (*memStore)(nil)
+var (
+	_ storage.Store         = (*memStore)(nil)
+	_ storage.KeySetWatcher = (*memStore)(nil)
+)
 
 func newMemStore(mutant string) *memStore {
 	return &memStore{
@@ -56,6 +66,8 @@ func newMemStore(mutant string) *memStore {
 		tokens:   map[string]*memToken{},
 		secrets:  map[string][]byte{},
 		throttle: map[string]memWindow{},
+		locks:    map[string]memLock{},
+		watchers: map[chan struct{}]bool{},
 	}
 }
 
@@ -454,7 +466,102 @@ func (m *memStore) SwapKeySet(ctx context.Context, expected int64, keys []storag
 		set.Keys = append(set.Keys, m.copyKey(k))
 	}
 	m.keys = set
+	m.notify()
 	return set.Version, nil
+}
+
+// notify wakes every watcher; m.mu is held.
+func (m *memStore) notify() {
+	if m.is("watch-no-notify") {
+		return
+	}
+	for ch := range m.watchers {
+		if m.is("watch-blocking") {
+			ch <- struct{}{}
+			continue
+		}
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (m *memStore) WatchKeySet(ctx context.Context) (<-chan struct{}, error) {
+	ch := make(chan struct{}, 1)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.is("watch-one-watcher") {
+		clear(m.watchers)
+	}
+	m.watchers[ch] = true
+	if m.is("watch-never-closes") {
+		return ch, nil
+	}
+	go func() {
+		<-ctx.Done()
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		delete(m.watchers, ch)
+		close(ch)
+	}()
+	return ch, nil
+}
+
+func (m *memStore) AcquireLock(ctx context.Context, name, owner string, ttl time.Duration, now time.Time) (bool, error) {
+	if ttl < time.Millisecond && !m.is("lock-zero-ttl-ok") {
+		return false, fmt.Errorf("lock ttl %v is under a millisecond", ttl)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := name
+	if m.is("lock-ignores-name") {
+		key = ""
+	}
+	l, held := m.locks[key]
+	expired := !now.Before(l.expires)
+	switch {
+	case m.is("lock-never-expires"):
+		expired = false
+	case m.is("lock-expiry-off-by-one"):
+		expired = now.After(l.expires)
+	}
+	free := !held || expired || (l.owner == owner && !m.is("lock-same-owner-refused"))
+	if !free && !m.is("lock-ignores-owner") {
+		if m.is("lock-refused-extends") {
+			l.expires = now.Add(ttl)
+			m.locks[key] = l
+		}
+		return false, nil
+	}
+	if m.is("lock-racy") {
+		m.mu.Unlock()
+		time.Sleep(time.Millisecond)
+		m.mu.Lock()
+	}
+	if held && l.owner == owner && !expired && m.is("lock-extend-keeps-expiry") {
+		return true, nil
+	}
+	m.locks[key] = memLock{owner: owner, expires: now.Add(ttl)}
+	return true, nil
+}
+
+func (m *memStore) ReleaseLock(ctx context.Context, name, owner string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	key := name
+	if m.is("lock-ignores-name") {
+		key = ""
+	}
+	l, held := m.locks[key]
+	switch {
+	case m.is("release-noop"):
+	case !held && m.is("release-free-errors"):
+		return storage.ErrNotFound
+	case held && (l.owner == owner || m.is("release-ignores-owner")):
+		delete(m.locks, key)
+	}
+	return nil
 }
 
 func (m *memStore) ReplaceSecret(ctx context.Context, name string, old, value []byte) error {

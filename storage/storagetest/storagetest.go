@@ -31,6 +31,11 @@ import (
 //     JWT "exp" rule). Every expiry decision uses the caller's Now; the suite's clock lies far in the
 //     future, so a backend that also drops data by its own wall clock (Redis TTLs, a sweeper) never
 //     loses test data, and no test sleeps.
+//   - Locks: expiry is judged by the caller's now like every other (a lease that ends at or before
+//     now is over), so the suite steps past a lease without waiting. A backend may also drop a lock
+//     by its own clock once ttl has passed (Redis's PX); the suite's leases outlast its run.
+//   - KeySetWatcher is optional; the KeySetWatch subtests skip a backend without it. Notifications
+//     arrive within a second, and the suite waits for them (it never waits for their absence).
 //   - RevokeUserFamilies counts the families that were not already revoked.
 //   - KeySet returns the keys in the order SwapKeySet stored them.
 //   - Errors of UserByName and Client never quote the name or id looked up, found or not, store
@@ -43,6 +48,8 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("Keys", func(t *testing.T) { testKeys(t, newStore) })
 	t.Run("Secrets", func(t *testing.T) { testSecrets(t, newStore) })
 	t.Run("Throttle", func(t *testing.T) { testThrottle(t, newStore) })
+	t.Run("Locks", func(t *testing.T) { testLocks(t, newStore) })
+	t.Run("KeySetWatch", func(t *testing.T) { testKeySetWatch(t, newStore) })
 	t.Run("LookupErrorsQuoteNoInput", func(t *testing.T) { testLookupErrors(t, newStore) })
 	t.Run("Ping", func(t *testing.T) {
 		s := newStore(t)
