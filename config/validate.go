@@ -26,7 +26,9 @@ const (
 	minAccessTTL      = time.Minute
 	maxAccessTTL      = 24 * time.Hour
 	minRotationPeriod = time.Hour
-	maxReuseGrace     = time.Minute
+	// shortestRotationPeriod holds the JWKS max-age (at least 1s) plus the leeway (at least 1s).
+	shortestRotationPeriod = 2 * time.Second
+	maxReuseGrace          = time.Minute
 )
 
 // Validate checks c and returns warnings about values that are valid but unusual in production,
@@ -108,8 +110,13 @@ func (v *validator) run() {
 		v.fail("signing.rsa_bits", "is not one of 2048, 3072, 4096")
 	}
 
-	if v.positive("rotation.period", c.Rotation.Period) && c.Rotation.Period < minRotationPeriod {
-		v.warn("rotation.period", "is shorter than 1h, unusual in production: keys and the JWKS change that often")
+	if v.positive("rotation.period", c.Rotation.Period) {
+		switch p := c.Rotation.Period; {
+		case p < shortestRotationPeriod:
+			v.fail("rotation.period", "is shorter than 2s: a key must be published for max-age (1s) plus leeway (1s) before it signs")
+		case p < minRotationPeriod:
+			v.warn("rotation.period", "is shorter than 1h, unusual in production: keys and the JWKS change that often")
+		}
 	}
 
 	t := c.Tokens

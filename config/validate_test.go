@@ -123,6 +123,8 @@ func TestValidate(t *testing.T) {
 		{name: "rotation 1h", change: func(c *Config) { c.Rotation.Period = time.Hour }},
 		{name: "rotation short warns", change: func(c *Config) { c.Rotation.Period = 30 * time.Second },
 			wantWarn: "rotation.period: 30s is shorter than 1h, unusual in production"},
+		{name: "rotation under 2s refused", change: func(c *Config) { c.Rotation.Period = 1500 * time.Millisecond },
+			wantErr: "rotation.period: 1.5s is shorter than 2s: a key must be published for max-age (1s) plus leeway (1s) before it signs"},
 		{name: "rotation zero", change: func(c *Config) { c.Rotation.Period = 0 },
 			wantErr: "rotation.period: 0s must be positive (use Go durations like 90s, 15m, 720h)"},
 		{name: "rotation negative", change: func(c *Config) { c.Rotation.Period = -time.Hour },

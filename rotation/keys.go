@@ -11,6 +11,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -47,10 +49,13 @@ func Generate(alg string, rsaBits int) (crypto.Signer, error) {
 
 // checkKeyFitsAlg refuses a key whose type cannot sign with alg (an imported P-256 key as ES384, say).
 func checkKeyFitsAlg(key crypto.Signer, alg string) error {
+	if !slices.Contains(Algorithms, alg) {
+		return fmt.Errorf("rotation: unsupported algorithm %q", alg)
+	}
 	ok := false
 	switch k := key.(type) {
 	case *rsa.PrivateKey:
-		ok = alg[:2] == "RS" || alg[:2] == "PS"
+		ok = strings.HasPrefix(alg, "RS") || strings.HasPrefix(alg, "PS")
 		if ok && k.N.BitLen() < 2048 {
 			return fmt.Errorf("rotation: RSA key has %d bits; at least 2048 are required", k.N.BitLen())
 		}

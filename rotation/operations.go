@@ -49,7 +49,10 @@ func (m *Manager) change(ctx context.Context, kind string, t transition) (bool, 
 			}
 			return false, nil
 		}
-		if err := Check(keys); err != nil {
+		// The snapshot first: a set this process cannot use (a key that does not open under its
+		// KEK) is never stored.
+		snap, err := buildSnapshot(storage.KeySet{Keys: keys}, m.life.Sealer, m.now())
+		if err != nil {
 			return false, err
 		}
 		v, err := m.store.SwapKeySet(ctx, set.Version, keys)
@@ -60,9 +63,8 @@ func (m *Manager) change(ctx context.Context, kind string, t transition) (bool, 
 			return false, fmt.Errorf("rotation: store key set: %w", err)
 		}
 		before := active(set.Keys)
-		if err := m.install(storage.KeySet{Version: v, Keys: keys}); err != nil {
-			return true, err
-		}
+		snap.Version = v
+		m.cur.Store(snap)
 		if kind == KindRotation && before != nil && active(keys).KID == before.KID {
 			kind = KindCleanup
 		}

@@ -23,10 +23,12 @@ type Policy struct {
 }
 
 // NewPolicy derives the timings from the rotation period and the token lifetime.
-// max-age is a tenth of the period, at most 5 minutes; leeway the same, at most 1 minute, at
-// least 1 second; stale-if-error takes half of what is left of the period.
+// max-age is a tenth of the period, at most 5 minutes, at least 1 second (Cache-Control counts
+// whole seconds); leeway the same, at most 1 minute, at least 1 second; stale-if-error takes half
+// of what is left of the period. The shortest period this holds for is 2 seconds (config refuses
+// shorter ones).
 func NewPolicy(period, tokenTTL time.Duration) Policy {
-	maxAge := min(period/10, 5*time.Minute)
+	maxAge := max(min(period/10, 5*time.Minute), time.Second)
 	leeway := max(min(period/10, time.Minute), time.Second)
 	stale := max((period-leeway-maxAge)/2, 0)
 	return Policy{

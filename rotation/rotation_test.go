@@ -102,6 +102,7 @@ func TestKeyMustFitAlgorithm(t *testing.T) {
 func TestPolicyInvariants(t *testing.T) {
 	for _, tc := range []struct{ period, ttl time.Duration }{
 		{24 * time.Hour, 15 * time.Minute}, {time.Hour, 15 * time.Minute}, {10 * time.Second, 2 * time.Second}, {7 * 24 * time.Hour, time.Hour},
+		{2 * time.Second, 2 * time.Second}, {3 * time.Second, time.Second},
 	} {
 		p := NewPolicy(tc.period, tc.ttl)
 		if p.JWKSMaxAge <= 0 && tc.period >= 10*time.Second {

@@ -5,17 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"time"
-)
 
-// The store capabilities the rotator uses when the store has them.
-type (
-	locker interface {
-		AcquireLock(ctx context.Context, name, owner string, ttl time.Duration, now time.Time) (bool, error)
-		ReleaseLock(ctx context.Context, name, owner string) error
-	}
-	watcher interface {
-		WatchKeySet(ctx context.Context) (<-chan struct{}, error)
-	}
+	"github.com/issuer-dev/issuer/storage"
 )
 
 const (
@@ -35,7 +26,7 @@ func (m *Manager) Run(ctx context.Context, poll time.Duration) {
 	_, _ = rand.Read(owner)
 	id := hex.EncodeToString(owner)
 	var notes <-chan struct{}
-	if w, ok := m.store.(watcher); ok {
+	if w, ok := storage.AsKeySetWatcher(m.store); ok {
 		if ch, err := w.WatchKeySet(ctx); err == nil {
 			notes = ch
 		} else {
@@ -81,7 +72,7 @@ func (m *Manager) reloadLogged(ctx context.Context) {
 func (m *Manager) stepLocked(ctx context.Context, owner string) {
 	ctx, cancel := context.WithTimeout(ctx, lockTTL)
 	defer cancel()
-	if l, ok := m.store.(locker); ok {
+	if l, ok := m.store.(storage.LockStore); ok {
 		got, err := l.AcquireLock(ctx, lockName, owner, lockTTL, m.now())
 		if err != nil {
 			m.log.Warn("could not take the rotation lock", "err", err)
