@@ -67,6 +67,11 @@ func writeError(w http.ResponseWriter, e *Error) {
 
 // writeJSON writes v with status 200 and the given Cache-Control.
 func writeJSON(w http.ResponseWriter, v any, cacheControl string) {
+	writeJSONStatus(w, http.StatusOK, v, cacheControl)
+}
+
+// writeJSONStatus writes v with status and the given Cache-Control.
+func writeJSONStatus(w http.ResponseWriter, status int, v any, cacheControl string) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		writeError(w, &Error{Status: http.StatusInternalServerError, Code: ErrServerError, Description: "could not encode the response"})
@@ -78,6 +83,6 @@ func writeJSON(w http.ResponseWriter, v any, cacheControl string) {
 	if cacheControl == "no-store" {
 		h.Set("Pragma", "no-cache")
 	}
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,7 +21,7 @@ import (
 )
 
 func keysCmd() *cobra.Command {
-	c := &cobra.Command{Use: "keys", Short: "Inspect signing keys and re-seal them under a new key-encryption key"}
+	c := &cobra.Command{Use: "keys", Short: "List, rotate, revoke and import signing keys; re-seal them under a new key-encryption key"}
 	c.AddCommand(&cobra.Command{
 		Use:   "list",
 		Short: "List signing keys: kid, alg, state and lifecycle times",
@@ -41,8 +42,256 @@ func keysCmd() *cobra.Command {
 			return printTable(cmd.OutOrStdout(), rows)
 		}),
 	})
-	c.AddCommand(rewrapCmd())
+	c.AddCommand(keysRotateCmd(), keysRevokeCmd(), keysImportCmd(), rewrapCmd())
 	return c
+}
+
+// keyManager returns the key manager serve runs, on the configured store and key-encryption key,
+// with the stored set loaded. It creates no keys: an empty store is refused (serve creates the
+// first ones), and so is a key-encryption key that does not open the active key (a key sealed
+// under another one would break the replicas that load it).
+func (e *env) keyManager(ctx context.Context) (*rotation.Manager, error) {
+	set, err := e.store.KeySet(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(set.Keys) == 0 {
+		return nil, errors.New("no keys yet: run issuer serve first")
+	}
+	m := rotation.NewManager(e.store, rotation.Lifecycle{
+		Policy:  rotation.NewPolicy(e.cfg.Rotation.Period, e.cfg.Tokens.AccessTTL),
+		Alg:     e.cfg.Signing.Algorithm,
+		RSABits: e.cfg.Signing.RSABits,
+		Sealer:  e.sealer,
+	}, nil, e.log)
+	if err := m.Reload(ctx); err != nil {
+		return nil, fmt.Errorf("nothing changed: %w", err)
+	}
+	return m, nil
+}
+
+// pickedUp ends the output of a change: what running servers do about it.
+const pickedUp = "running issuers pick up the change within seconds"
+
+func keysRotateCmd() *cobra.Command {
+	var alg string
+	c := &cobra.Command{
+		Use:   "rotate [--alg ALG]",
+		Short: "Rotate now: the next key (already published) starts signing; --alg switches algorithm",
+		Long: `Rotate the signing key now. The next key, already published in the JWKS, becomes the active
+key at once, the active key retires (it stays published until the tokens it signed have expired),
+and a new next key is published. The next key must have been published for at least the JWKS
+max-age plus leeway (a few minutes), so that every cached JWKS holds it; before that rotate refuses
+and says when it may. To stop a compromised key at once, use issuer keys revoke KID.
+
+With --alg ALG (different from the next key's), a new next key of that algorithm replaces the next
+key and is published now; it starts signing once published long enough, when the scheduled
+rotation of a running issuer serve promotes it.`,
+		Args: cobra.NoArgs,
+		RunE: withEnv(func(cmd *cobra.Command, _ []string, e *env) error {
+			if alg != "" && !slices.Contains(rotation.Algorithms, alg) {
+				return fmt.Errorf("--alg %q is not supported; use one of %s", alg, strings.Join(rotation.Algorithms, ", "))
+			}
+			ctx := cmd.Context()
+			m, err := e.keyManager(ctx)
+			if err != nil {
+				return err
+			}
+			before := m.Current()
+			at, err := m.RotateNow(ctx, alg)
+			if soon := (rotation.ErrTooSoon{}); errors.As(err, &soon) {
+				return fmt.Errorf("too soon, nothing changed: the next key %s has not been published long enough for every cached JWKS to hold it; it may sign from %s. Try again then; to stop a compromised key now, use issuer keys revoke KID",
+					nextKey(before.Keys).KID, when(soon.At))
+			}
+			if err != nil {
+				return err
+			}
+			snap, out := m.Current(), cmd.OutOrStdout()
+			nx := nextKey(snap.Keys)
+			if snap.Active.KID != before.Active.KID {
+				fmt.Fprintf(out, "active: %s (%s) signs now\n", snap.Active.KID, snap.Active.Alg)
+				if old := keyByKID(snap.Keys, before.Active.KID); old != nil {
+					fmt.Fprintf(out, "retired: %s (%s), published until %s\n", old.KID, old.Alg, stamp(old.RemoveAt))
+				}
+				fmt.Fprintf(out, "next: %s (%s), published now, may sign from %s\n", nx.KID, nx.Alg, stamp(nx.ActivatesAt))
+			} else {
+				fmt.Fprintf(out, "next: %s (%s), published now, signs from %s when a running issuer serve promotes it\n", nx.KID, nx.Alg, when(at))
+				fmt.Fprintf(out, "active: %s (%s) signs until then\n", snap.Active.KID, snap.Active.Alg)
+			}
+			fmt.Fprintln(out, pickedUp)
+			return nil
+		}),
+	}
+	c.Flags().StringVar(&alg, "alg", "", "algorithm of the key to sign next: "+strings.Join(rotation.Algorithms, ", "))
+	return c
+}
+
+func keysRevokeCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke KID",
+		Short: "Revoke a key at once (emergency): it leaves the JWKS and tokens it signed stop verifying",
+		Long: `Revoke the key KID at once, for a key that may be compromised. It leaves the JWKS now, tokens
+it signed stop verifying and stop introspecting as active. When it was the active key, the next key
+(already published) signs at once; a new next key is published. Revoking a revoked key changes
+nothing.`,
+		Args: cobra.ExactArgs(1),
+		RunE: withEnv(func(cmd *cobra.Command, args []string, e *env) error {
+			ctx := cmd.Context()
+			m, err := e.keyManager(ctx)
+			if err != nil {
+				return err
+			}
+			kid := args[0]
+			before := m.Current()
+			changed, err := m.Revoke(ctx, kid)
+			if errors.Is(err, rotation.ErrUnknownKey) {
+				return fmt.Errorf("no key with kid %q (issuer keys list shows them)", kid)
+			}
+			if err != nil {
+				return err
+			}
+			snap, out := m.Current(), cmd.OutOrStdout()
+			if !changed {
+				fmt.Fprintf(out, "%s was revoked already; nothing changed\n", kid)
+				return nil
+			}
+			k := keyByKID(snap.Keys, kid)
+			fmt.Fprintf(out, "revoked: %s (%s): out of the JWKS now; tokens it signed no longer verify\n", kid, k.Alg)
+			if snap.Active.KID != before.Active.KID {
+				fmt.Fprintf(out, "active: %s (%s) signs now\n", snap.Active.KID, snap.Active.Alg)
+			} else {
+				fmt.Fprintf(out, "active: %s (%s), unchanged\n", snap.Active.KID, snap.Active.Alg)
+			}
+			if nx := nextKey(snap.Keys); nx != nil {
+				fmt.Fprintf(out, "next: %s (%s), may sign from %s\n", nx.KID, nx.Alg, stamp(nx.ActivatesAt))
+			}
+			fmt.Fprintln(out, pickedUp)
+			return nil
+		}),
+	}
+}
+
+func keysImportCmd() *cobra.Command {
+	var file, alg string
+	c := &cobra.Command{
+		Use:   "import --file KEY.pem [--alg ALG]",
+		Short: "Import a private key (PEM) as the next signing key",
+		Long: `Import a private key from a PEM file as the next signing key: PKCS#8 (BEGIN PRIVATE KEY),
+PKCS#1 (BEGIN RSA PRIVATE KEY) or SEC1 (BEGIN EC PRIVATE KEY), as written by
+  openssl genrsa -out KEY.pem 2048
+  openssl ecparam -genkey -name prime256v1 -out KEY.pem
+  openssl genpkey -algorithm ed25519 -out KEY.pem
+RSA keys need at least 2048 bits; ECDSA keys P-256, P-384 or P-521. Encrypted keys are refused:
+decrypt them first. --file - reads the key from standard input.
+
+The key replaces the next key and is published now; it signs once published for long enough, at
+the next scheduled rotation (or issuer keys rotate from then on). Its algorithm comes from the key
+(RSA: signing.algorithm when that is an RS or PS one, else RS256; P-256: ES256; P-384: ES384;
+P-521: ES512; Ed25519: EdDSA); --alg chooses another that fits the key. It is stored sealed with
+the key-encryption key like every key: delete the PEM file afterwards.`,
+		Args: cobra.NoArgs,
+		RunE: withEnv(func(cmd *cobra.Command, _ []string, e *env) error {
+			data, err := readKeyFile(cmd, file)
+			if err != nil {
+				return err
+			}
+			key, err := rotation.ParsePrivateKeyPEM(data)
+			if err != nil {
+				return fmt.Errorf("%s: %w", file, err)
+			}
+			if alg == "" {
+				alg = rotation.DefaultAlg(key, e.cfg.Signing.Algorithm)
+			}
+			if err := rotation.CheckKeyAlg(key, alg); err != nil {
+				return fmt.Errorf("--alg: %w", err)
+			}
+			ctx := cmd.Context()
+			m, err := e.keyManager(ctx)
+			if err != nil {
+				return err
+			}
+			replaced := nextKey(m.Current().Keys)
+			k, err := m.Import(ctx, key, alg)
+			if err != nil {
+				return fmt.Errorf("nothing changed: %w", err)
+			}
+			snap, out := m.Current(), cmd.OutOrStdout()
+			fmt.Fprintf(out, "imported: %s (%s, %s) as the next key, published now\n", k.KID, alg, strings.TrimPrefix(strings.TrimPrefix(rotation.KeyDescription(key), "an "), "a "))
+			signs := k.ActivatesAt
+			if act := keyByKID(snap.Keys, snap.Active.KID); act != nil && k.Alg == act.Alg {
+				// Same algorithm: the scheduled rotation also waits for the active key's period.
+				signs = latest(signs, act.ActivatesAt.Add(e.cfg.Rotation.Period))
+			}
+			fmt.Fprintf(out, "signs from %s at the scheduled rotation (or with issuer keys rotate from %s)\n", when(signs), stamp(k.ActivatesAt))
+			if replaced != nil {
+				fmt.Fprintf(out, "replaced next key: %s (%s), which never signed\n", replaced.KID, replaced.Alg)
+			}
+			fmt.Fprintln(out, pickedUp)
+			return nil
+		}),
+	}
+	c.Flags().StringVar(&file, "file", "", "PEM file holding the private key (- for standard input)")
+	c.Flags().StringVar(&alg, "alg", "", "algorithm the key signs with (default: from the key)")
+	_ = c.MarkFlagRequired("file")
+	return c
+}
+
+// readKeyFile reads a PEM key file of at most rotation.MaxPEMBytes; "-" is standard input.
+func readKeyFile(cmd *cobra.Command, name string) ([]byte, error) {
+	var r io.Reader = cmd.InOrStdin()
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err == nil && fi.IsDir() {
+			return nil, fmt.Errorf("%s is a directory; --file takes a PEM key file", name)
+		}
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, rotation.MaxPEMBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(data) > rotation.MaxPEMBytes {
+		return nil, fmt.Errorf("%s is larger than %d KiB; a PEM private key is a few KiB", name, rotation.MaxPEMBytes>>10)
+	}
+	return data, nil
+}
+
+func nextKey(keys []storage.Key) *storage.Key {
+	for i := range keys {
+		if keys[i].State == storage.KeyNext {
+			return &keys[i]
+		}
+	}
+	return nil
+}
+
+func keyByKID(keys []storage.Key, kid string) *storage.Key {
+	for i := range keys {
+		if keys[i].KID == kid {
+			return &keys[i]
+		}
+	}
+	return nil
+}
+
+// when formats a time to come for people: "2026-05-04T10:06:00Z (in 5m59s)".
+func when(t time.Time) string {
+	d := time.Until(t).Round(time.Second)
+	if d <= 0 {
+		return stamp(t) + " (now)"
+	}
+	return fmt.Sprintf("%s (in %s)", stamp(t), d)
+}
+
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // rewrapCmd re-seals the stored private keys and the client-secret key under the configured
