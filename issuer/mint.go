@@ -89,12 +89,14 @@ func (s *Server) mint(ctx context.Context, res grantResult) (*tokenResponse, *Er
 		s.logger(ctx).Error("signing failed", "kid", key.KID, "err", err)
 		return nil, signFailed()
 	}
+	s.obs.TokenSigned(key.KID)
 	resp := &tokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: exp - now, RefreshToken: res.refresh, Scope: scope}
 	if res.idToken {
 		if resp.IDToken, err = s.idToken(key, res, at, now, exp); err != nil {
 			s.logger(ctx).Error("signing failed", "kid", key.KID, "err", err)
 			return nil, signFailed()
 		}
+		s.obs.TokenSigned(key.KID)
 	}
 	return resp, nil
 }

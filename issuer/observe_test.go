@@ -244,9 +244,28 @@ func TestMetricsTokenCounters(t *testing.T) {
 		if st.after != nil {
 			st.after(r)
 		}
-		got := delta(before, o.scrape(), "issuer_token")
+		after := o.scrape()
+		got := delta(before, after, "issuer_token")
+		signed := 0.0
+		for k, v := range delta(before, after, "issuer_tokens_signed_total") {
+			signed += v
+			delete(got, k)
+			if kid := o.keys.Current().Active.KID; k != `issuer_tokens_signed_total{kid="`+kid+`"}` {
+				t.Errorf("%s: %s moved; want the active kid %s", st.name, k, kid)
+			}
+		}
 		if want := map[string]float64{st.want: 1}; !maps.Equal(got, want) {
 			t.Errorf("%s: token metrics moved by %v; want %v", st.name, got, want)
+		}
+		wantSigned := 0.0
+		if r.str("access_token") != "" {
+			wantSigned++
+		}
+		if r.str("id_token") != "" {
+			wantSigned++
+		}
+		if signed != wantSigned {
+			t.Errorf("%s: %v tokens counted as signed, %v in the response", st.name, signed, wantSigned)
 		}
 	}
 	if body := o.metricsBody(); strings.Contains(body, "urn:evil") {

@@ -59,6 +59,8 @@ type Observer interface {
 	// TokenFailed is a refused token request: grant is one of the Grant constants or
 	// UnknownGrant, reason the error code answered (ErrInvalidGrant, ErrSlowDown, ...).
 	TokenFailed(grant, reason string)
+	// TokenSigned is one JWT (access or ID token) signed with the key kid.
+	TokenSigned(kid string)
 }
 
 // UnknownGrant is the grant TokenFailed reports when the request named no supported grant type.
@@ -199,3 +201,4 @@ type noObserver struct{}
 func (noObserver) ObserveRequest(string, int, time.Duration) {}
 func (noObserver) TokenIssued(string)                        {}
 func (noObserver) TokenFailed(string, string)                {}
+func (noObserver) TokenSigned(string)                        {}

@@ -60,6 +60,7 @@ func serve(ctx context.Context, cmd *cobra.Command, log *slog.Logger) error {
 		RSABits: cfg.Signing.RSABits,
 		Sealer:  e.sealer,
 	}, nil, log)
+	keys.OnChange(m.KeySetChanged)
 	if err := keys.Start(startCtx); err != nil {
 		return err
 	}
@@ -83,7 +84,7 @@ func serve(ctx context.Context, cmd *cobra.Command, log *slog.Logger) error {
 	}
 
 	public := newHTTPServer(srv.Handler())
-	admin := newHTTPServer(adminHandler(store, keys, m.Handler(), log))
+	admin := newHTTPServer(adminHandler(store, keys, cfg.AdminToken, m.Handler(), log))
 	pubLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
@@ -161,8 +162,8 @@ const (
 
 // adminHandler serves health, readiness and the metrics, inside the request middleware (request
 // id and access log; the admin listener's requests are not counted in the HTTP metrics, which
-// describe the public API). The admin API proper (keys) needs admin_token.
-func adminHandler(store storage.Store, keys *rotation.Manager, metricsHandler http.Handler, log *slog.Logger) http.Handler {
+// describe the public API). The admin API proper (keys, issuer.NewAdmin) needs adminToken.
+func adminHandler(store storage.Store, keys *rotation.Manager, adminToken string, metricsHandler http.Handler, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	handle := func(pattern, route string, h http.HandlerFunc) { mux.Handle(pattern, reqlog.Route(route, h)) }
 	handle("GET /healthz", routeHealthz, func(w http.ResponseWriter, _ *http.Request) {
@@ -183,9 +184,7 @@ func adminHandler(store storage.Store, keys *rotation.Manager, metricsHandler ht
 	})
 	// Prometheus convention: no token; the admin listener is on loopback unless configured otherwise.
 	mux.Handle("GET /metrics", reqlog.Route(routeMetrics, metricsHandler))
-	handle("/admin/", routeAdmin, func(w http.ResponseWriter, _ *http.Request) {
-		writeStatus(w, http.StatusForbidden, "the admin API is not available yet")
-	})
+	mux.Handle("/admin/", reqlog.Route(routeAdmin, issuer.NewAdmin(keys, adminToken, log)))
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, http.StatusNotFound, "no such endpoint")
 	})

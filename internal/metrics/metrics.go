@@ -22,6 +22,7 @@ import (
 	"github.com/issuer-dev/issuer/internal/reqlog"
 	"github.com/issuer-dev/issuer/issuer"
 	"github.com/issuer-dev/issuer/rotation"
+	"github.com/issuer-dev/issuer/storage"
 )
 
 // Metric names.
@@ -32,6 +33,9 @@ const (
 	TokenFailures      = "issuer_token_failures_total"
 	StoreDuration      = "issuer_store_operation_duration_seconds"
 	SigningKeyAge      = "issuer_signing_key_age_seconds"
+	SigningKeys        = "issuer_signing_keys"
+	KeyChanges         = "issuer_key_set_changes_total"
+	TokensSigned       = "issuer_tokens_signed_total"
 	otherReason        = "other" // reason label of an error code that is not a plain code
 	maxReasonLabelSize = 40
 )
@@ -56,10 +60,13 @@ type Metrics struct {
 	issued   *prometheus.CounterVec
 	failed   *prometheus.CounterVec
 	store    *prometheus.HistogramVec
+	signed   *prometheus.CounterVec
+	changes  *prometheus.CounterVec
 
 	issuedBy map[string]prometheus.Counter // by grant, resolved up front
 	series   cache[requestKey, requestSeries]
 	failures cache[failureKey, prometheus.Counter]
+	signedBy cache[string, prometheus.Counter]
 
 	keyAgeOnce sync.Once
 }
@@ -105,12 +112,20 @@ func New() *Metrics {
 			Help:    "Duration of store calls, by storage.Store method and result (ok, not_found, timeout, error, ...).",
 			Buckets: storeBuckets,
 		}, []string{"op", "result"}),
+		signed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: TokensSigned,
+			Help: "JWTs (access and ID tokens) signed, by the kid of the signing key.",
+		}, []string{"kid"}),
+		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: KeyChanges,
+			Help: "Key-set changes this replica stored, by kind: rotation (scheduled promotion), cleanup (retired keys removed, next key made), on_demand, algorithm_change, revocation, import.",
+		}, []string{"kind"}),
 		issuedBy: map[string]prometheus.Counter{},
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.duration, m.issued, m.failed, m.store,
+		m.requests, m.duration, m.issued, m.failed, m.store, m.signed, m.changes,
 	)
 	for _, g := range grants {
 		// Resolved up front: the series exist (at 0) from the start, so rate() works at once.
@@ -170,6 +185,18 @@ func (m *Metrics) TokenFailed(grant, reason string) {
 	c.Inc()
 }
 
+// TokenSigned counts one JWT signed with kid (a key thumbprint: not secret, one series per key).
+func (m *Metrics) TokenSigned(kid string) {
+	c, ok := m.signedBy.load(kid)
+	if !ok {
+		c = m.signedBy.store(kid, m.signed.WithLabelValues(kid))
+	}
+	c.Inc()
+}
+
+// KeySetChanged counts a key-set change this replica stored (rotation.Manager's observer).
+func (m *Metrics) KeySetChanged(kind string) { m.changes.WithLabelValues(kind).Inc() }
+
 // WatchSigningKey registers issuer_signing_key_age_seconds: how long the active key of current()
 // has been in the key set, from its ActivatesAt (when set and past) or else its CreatedAt, at
 // now() (nil: time.Now). 0 while there is no active key. Registering twice does nothing.
@@ -182,6 +209,7 @@ func (m *Metrics) WatchSigningKey(current func() *rotation.Snapshot, now func() 
 			Name: SigningKeyAge,
 			Help: "Seconds since the active signing key became active (or, when that is not recorded, was created).",
 		}, func() float64 { return keyAge(current(), now()) }))
+		m.reg.MustRegister(keysByState{current})
 	})
 }
 
@@ -200,6 +228,27 @@ func keyAge(snap *rotation.Snapshot, now time.Time) float64 {
 		return now.Sub(since).Seconds()
 	}
 	return 0
+}
+
+// keysByState collects issuer_signing_keys{state}: the keys of the current set in each state.
+type keysByState struct{ current func() *rotation.Snapshot }
+
+var keysByStateDesc = prometheus.NewDesc(SigningKeys, "Keys in the key set, by state (next, active, retired, revoked).", []string{"state"}, nil)
+
+func (c keysByState) Describe(ch chan<- *prometheus.Desc) { ch <- keysByStateDesc }
+
+func (c keysByState) Collect(ch chan<- prometheus.Metric) {
+	counts := map[string]int{storage.KeyNext: 0, storage.KeyActive: 0, storage.KeyRetired: 0, storage.KeyRevoked: 0}
+	if snap := c.current(); snap != nil {
+		for _, k := range snap.Keys {
+			if _, ok := counts[k.State]; ok {
+				counts[k.State]++
+			}
+		}
+	}
+	for state, n := range counts {
+		ch <- prometheus.MustNewConstMetric(keysByStateDesc, prometheus.GaugeValue, float64(n), state)
+	}
 }
 
 // plainCode reports whether s looks like an RFC 6749 error code: 1 to 40 of [a-z_].

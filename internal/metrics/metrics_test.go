@@ -222,6 +222,42 @@ issuer_signing_key_age_seconds 7200
 	}
 }
 
+func TestKeyMetrics(t *testing.T) {
+	m := New()
+	snap := &rotation.Snapshot{Keys: []storage.Key{
+		{KID: "a", State: storage.KeyActive}, {KID: "n", State: storage.KeyNext},
+		{KID: "r1", State: storage.KeyRetired}, {KID: "r2", State: storage.KeyRetired}, {KID: "x", State: storage.KeyRevoked},
+	}}
+	m.WatchSigningKey(func() *rotation.Snapshot { return snap }, nil)
+	for range 3 {
+		m.TokenSigned("a")
+	}
+	m.TokenSigned("n")
+	m.KeySetChanged(rotation.KindRotation)
+	m.KeySetChanged(rotation.KindRevocation)
+	m.KeySetChanged(rotation.KindRotation)
+	if err := testutil.GatherAndCompare(m.reg, strings.NewReader(`
+# HELP issuer_signing_keys Keys in the key set, by state (next, active, retired, revoked).
+# TYPE issuer_signing_keys gauge
+issuer_signing_keys{state="active"} 1
+issuer_signing_keys{state="next"} 1
+issuer_signing_keys{state="retired"} 2
+issuer_signing_keys{state="revoked"} 1
+# HELP issuer_tokens_signed_total JWTs (access and ID tokens) signed, by the kid of the signing key.
+# TYPE issuer_tokens_signed_total counter
+issuer_tokens_signed_total{kid="a"} 3
+issuer_tokens_signed_total{kid="n"} 1
+`), SigningKeys, TokensSigned); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(m.changes.WithLabelValues(rotation.KindRotation)); got != 2 {
+		t.Errorf("rotations counted %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(m.changes.WithLabelValues(rotation.KindRevocation)); got != 1 {
+		t.Errorf("revocations counted %v, want 1", got)
+	}
+}
+
 func BenchmarkObserveRequest(b *testing.B) {
 	m := New()
 	b.ReportAllocs()
