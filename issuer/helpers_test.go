@@ -1,6 +1,7 @@
 package issuer_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -72,6 +73,8 @@ type envOpts struct {
 	// observer and log, when set, are the server's Deps.Observer and Deps.Log.
 	observer issuer.Observer
 	log      *slog.Logger
+	// rsaBits is the size of RSA keys the key manager generates (default 2048).
+	rsaBits int
 }
 
 // backends names the stores the backend-sensitive tests run on.
@@ -122,7 +125,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 		t.Fatal(err)
 	}
 	keys := rotation.NewManager(st, rotation.Lifecycle{
-		Policy: rotation.NewPolicy(24*time.Hour, o.accessTTL), Alg: o.alg, RSABits: 2048, Sealer: sealer,
+		Policy: rotation.NewPolicy(24*time.Hour, o.accessTTL), Alg: o.alg, RSABits: cmp.Or(o.rsaBits, 2048), Sealer: sealer,
 	}, clk.Now, nil)
 	ctx := context.Background()
 	if err := keys.Start(ctx); err != nil {
