@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/issuer-dev/issuer/rotation"
+	"github.com/issuer-dev/issuer/storage"
 	"github.com/issuer-dev/issuer/storage/sqlite"
 )
 
@@ -109,5 +110,54 @@ func TestManagerOperations(t *testing.T) {
 	want := []string{rotation.KindCleanup, rotation.KindOnDemand, rotation.KindRevocation, rotation.KindRotation}
 	if !slices.Equal(all, want) {
 		t.Errorf("changes reported %v (a) + %v (b), want one each of %v", kinds[0], kinds[1], want)
+	}
+}
+
+// TestConfiguredAlgorithmChange: a replica started with another signing.algorithm publishes a
+// next key of it at once; it signs once published long enough, and the old key keeps verifying
+// (retired, published) until its tokens have expired.
+func TestConfiguredAlgorithmChange(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "issuer.db")
+	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	life := lifecycle(t, 1)
+	life.Policy = rotation.NewPolicy(time.Hour, 5*time.Minute)
+	open := func(alg string) *rotation.Manager {
+		st, err := sqlite.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		l := life
+		l.Alg = alg
+		m := rotation.NewManager(st, l, clock, nil)
+		if err := m.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	old := open("ES256").Current().Active
+	m := open("EdDSA") // the restart with the new configuration
+	if m.Current().Active.KID != old.KID {
+		t.Fatal("a change of algorithm replaced the active key at once")
+	}
+	var next storage.Key
+	for _, k := range m.Current().Keys {
+		if k.State == storage.KeyNext {
+			next = k
+		}
+	}
+	if next.Alg != "EdDSA" || !next.ActivatesAt.Equal(now.Add(6*time.Minute)) {
+		t.Fatalf("next key after the change: %s activating %v; want EdDSA at %v", next.Alg, next.ActivatesAt, now.Add(6*time.Minute))
+	}
+	now = now.Add(6 * time.Minute)
+	if changed, err := m.Step(t.Context()); err != nil || !changed {
+		t.Fatalf("step once the EdDSA key is published long enough: %v %v", changed, err)
+	}
+	if a := m.Current().Active; a.KID != next.KID || a.Alg != "EdDSA" {
+		t.Fatalf("active %s %s, want the EdDSA key %s", a.KID, a.Alg, next.KID)
+	}
+	if _, ok := m.Current().VerificationKey(old.KID); !ok {
+		t.Fatal("the ES256 key stopped verifying at once")
 	}
 }
