@@ -81,11 +81,12 @@ type Deps struct {
 
 // Route templates: the access log's route and the metrics' endpoint label.
 const (
-	routeToken     = "/token"
-	routeRefresh   = "/refresh"
-	routeJWKS      = "/.well-known/jwks.json"
-	routeOpenID    = "/.well-known/openid-configuration"
-	routeOAuthMeta = "/.well-known/oauth-authorization-server"
+	routeToken      = "/token"
+	routeRefresh    = "/refresh"
+	routeIntrospect = "/introspect"
+	routeJWKS       = "/.well-known/jwks.json"
+	routeOpenID     = "/.well-known/openid-configuration"
+	routeOAuthMeta  = "/.well-known/oauth-authorization-server"
 )
 
 // quietRoutes are polled by every verifier: a successful answer logs at Debug, not Info, so that
@@ -155,6 +156,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	route(routeToken, http.HandlerFunc(s.handleToken), http.MethodPost)
 	route(routeRefresh, http.HandlerFunc(s.handleRefresh), http.MethodPost)
+	route(routeIntrospect, http.HandlerFunc(s.handleIntrospect), http.MethodPost)
 	pol := s.keys.Policy()
 	route(routeJWKS, jwks.NewHandler(func() *jwks.Document { return s.keys.Current().JWKS },
 		pol.JWKSMaxAge, pol.JWKSStaleIfError), http.MethodGet, http.MethodHead)
