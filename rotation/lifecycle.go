@@ -54,7 +54,7 @@ func (l Lifecycle) newNextOf(alg string, now time.Time) (storage.Key, error) {
 	return k, nil
 }
 
-// Published reports whether a key belongs in the JWKS at now.
+// Published reports whether a key belongs in the JWKS at now, by its stored RemoveAt.
 func Published(k storage.Key, now time.Time) bool {
 	switch k.State {
 	case storage.KeyNext, storage.KeyActive:
@@ -63,6 +63,36 @@ func Published(k storage.Key, now time.Time) bool {
 		return k.RemoveAt.IsZero() || now.Before(k.RemoveAt)
 	}
 	return false
+}
+
+// keepUntil is when a retired or revoked key may leave the set: its stored RemoveAt, or later if
+// this process's own policy keeps keys longer (a writer with a shorter token lifetime, an
+// operator's CLI without the servers' configuration, a rolling change of tokens.access_ttl).
+func (p Policy) keepUntil(k storage.Key) time.Time {
+	if k.RetiresAt.IsZero() {
+		return k.RemoveAt
+	}
+	return later(k.RemoveAt, k.RetiresAt.Add(p.keepFor()))
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// published is Published with this process's keep time (keepUntil).
+func (p Policy) published(k storage.Key, now time.Time) bool {
+	if k.State == storage.KeyRetired {
+		return now.Before(p.keepUntil(k))
+	}
+	return Published(k, now)
+}
+
+// removable: a retired or revoked key past its keep time.
+func (p Policy) removable(k storage.Key, now time.Time) bool {
+	return (k.State == storage.KeyRetired || k.State == storage.KeyRevoked) && !k.RemoveAt.IsZero() && !now.Before(p.keepUntil(k))
 }
 
 func active(keys []storage.Key) *storage.Key {

@@ -28,6 +28,7 @@ type Manager struct {
 	mu       sync.Mutex // serialises reloads and writes within this process
 	cur      atomic.Pointer[Snapshot]
 	onChange func(kind string)
+	loadedAt atomic.Int64 // unix nanoseconds of the last successful load of the stored set
 }
 
 // NewManager returns a Manager; call Start before Current. now may be nil (time.Now).
@@ -91,9 +92,18 @@ func (m *Manager) Reload(ctx context.Context) error {
 		return fmt.Errorf("rotation: load key set: %w", err)
 	}
 	if cur := m.cur.Load(); cur != nil && cur.Version == set.Version {
+		m.loadedAt.Store(m.now().UnixNano())
 		return nil
 	}
 	return m.install(set)
+}
+
+// LoadedWithin reports whether the stored key set was read and installed successfully within d.
+// A replica that cannot (a store it can ping but not read, keys sealed under a key-encryption key
+// it lacks, a set it rejects) would sign with a key the others may have retired or revoked:
+// /readyz turns it away.
+func (m *Manager) LoadedWithin(d time.Duration) bool {
+	return m.now().Sub(time.Unix(0, m.loadedAt.Load())) <= d
 }
 
 // Current returns the snapshot in use. It is never nil after a successful Start.
@@ -103,11 +113,12 @@ func (m *Manager) Current() *Snapshot { return m.cur.Load() }
 func (m *Manager) Policy() Policy { return m.life.Policy }
 
 func (m *Manager) install(set storage.KeySet) error {
-	snap, err := buildSnapshot(set, m.life.Sealer, m.now())
+	snap, err := buildSnapshot(set, m.life.Sealer, m.life.Policy, m.now())
 	if err != nil {
 		return err
 	}
 	m.cur.Store(snap)
+	m.loadedAt.Store(m.now().UnixNano())
 	return nil
 }
 
@@ -126,7 +137,7 @@ func (s *Snapshot) VerificationKey(kid string) (jose.JSONWebKey, bool) {
 	return k, ok
 }
 
-func buildSnapshot(set storage.KeySet, sealer *Sealer, now time.Time) (*Snapshot, error) {
+func buildSnapshot(set storage.KeySet, sealer *Sealer, policy Policy, now time.Time) (*Snapshot, error) {
 	if err := Check(set.Keys); err != nil {
 		return nil, err
 	}
@@ -136,7 +147,7 @@ func buildSnapshot(set storage.KeySet, sealer *Sealer, now time.Time) (*Snapshot
 		meta := k
 		meta.Sealed = nil
 		snap.Keys = append(snap.Keys, meta)
-		if !Published(k, now) {
+		if !policy.published(k, now) {
 			continue
 		}
 		var jwk jose.JSONWebKey

@@ -47,11 +47,12 @@ func (m *Manager) change(ctx context.Context, kind string, t transition) (bool, 
 			if cur := m.cur.Load(); cur == nil || cur.Version != set.Version {
 				return false, m.install(set)
 			}
+			m.loadedAt.Store(m.now().UnixNano())
 			return false, nil
 		}
 		// The snapshot first: a set this process cannot use (a key that does not open under its
 		// KEK) is never stored.
-		snap, err := buildSnapshot(storage.KeySet{Keys: keys}, m.life.Sealer, m.now())
+		snap, err := buildSnapshot(storage.KeySet{Keys: keys}, m.life.Sealer, m.life.Policy, m.now())
 		if err != nil {
 			return false, err
 		}
@@ -65,6 +66,7 @@ func (m *Manager) change(ctx context.Context, kind string, t transition) (bool, 
 		before := active(set.Keys)
 		snap.Version = v
 		m.cur.Store(snap)
+		m.loadedAt.Store(m.now().UnixNano())
 		if kind == KindRotation && before != nil && active(keys).KID == before.KID {
 			kind = KindCleanup
 		}
@@ -94,7 +96,7 @@ func (m *Manager) RotateNow(ctx context.Context, alg string) (time.Time, error) 
 	}
 	var at time.Time
 	kind := KindOnDemand
-	if alg != "" {
+	if cur := m.Current(); alg != "" && cur != nil && cur.Active != nil && alg != cur.Active.Alg {
 		kind = KindAlgorithmChange
 	}
 	_, err := m.change(ctx, kind, func(keys []storage.Key, now time.Time) ([]storage.Key, bool, error) {

@@ -161,3 +161,38 @@ func TestConfiguredAlgorithmChange(t *testing.T) {
 		t.Fatal("the ES256 key stopped verifying at once")
 	}
 }
+
+// TestLoadedWithin: a replica knows how long ago it last loaded the stored set; a failing reload
+// does not count.
+func TestLoadedWithin(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "issuer.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	m := rotation.NewManager(st, lifecycle(t, 1), func() time.Time { return now }, nil)
+	if m.LoadedWithin(time.Hour) {
+		t.Fatal("loaded before Start")
+	}
+	if err := m.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(20 * time.Second)
+	if !m.LoadedWithin(30*time.Second) || m.LoadedWithin(10*time.Second) {
+		t.Fatal("LoadedWithin does not measure from Start")
+	}
+	if err := m.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !m.LoadedWithin(time.Second) {
+		t.Fatal("an unchanged, successful reload does not count as a load")
+	}
+	st.Close()
+	now = now.Add(time.Minute)
+	if err := m.Reload(t.Context()); err == nil {
+		t.Fatal("reload from a closed store succeeded")
+	}
+	if m.LoadedWithin(30 * time.Second) {
+		t.Fatal("a failed reload counts as a load")
+	}
+}

@@ -42,7 +42,7 @@ func (l Lifecycle) Due(keys []storage.Key, now time.Time) bool {
 		return true
 	}
 	for _, k := range keys {
-		if (k.State == storage.KeyRetired || k.State == storage.KeyRevoked) && !k.RemoveAt.IsZero() && !now.Before(k.RemoveAt) {
+		if l.Policy.removable(k, now) {
 			return true
 		}
 	}
@@ -61,11 +61,10 @@ func promotionDue(act, nx storage.Key, p Policy, now time.Time) bool {
 
 // Advance is one scheduled step: drop keys past RemoveAt, promote the next key when due (the
 // active one retires), and make sure there is an active and a next key. New next keys take the
-// algorithm of the active key, so that an algorithm chosen on demand stays.
+// algorithm of the active key, so that an algorithm chosen on demand stays until a replica starts
+// with another configured algorithm (Retarget: the configuration wins at start).
 func (l Lifecycle) Advance(keys []storage.Key, now time.Time) ([]storage.Key, bool, error) {
-	out := slices.DeleteFunc(slices.Clone(keys), func(k storage.Key) bool {
-		return (k.State == storage.KeyRetired || k.State == storage.KeyRevoked) && !k.RemoveAt.IsZero() && !now.Before(k.RemoveAt)
-	})
+	out := slices.DeleteFunc(slices.Clone(keys), func(k storage.Key) bool { return l.Policy.removable(k, now) })
 	changed := len(out) != len(keys)
 	act, nx := active(out), next(out)
 	switch {
@@ -117,7 +116,11 @@ func (l Lifecycle) RotateNow(keys []storage.Key, alg string, now time.Time) ([]s
 			return nil, time.Time{}, err
 		}
 		out = slices.DeleteFunc(out, func(k storage.Key) bool { return k.State == storage.KeyNext })
-		return append(out, k), k.ActivatesAt, nil
+		at := k.ActivatesAt
+		if alg == act.Alg { // back to the active key's algorithm: promoted at the end of its period
+			at = later(at, act.ActivatesAt.Add(l.Policy.Period))
+		}
+		return append(out, k), at, nil
 	}
 	if now.Before(nx.ActivatesAt) {
 		return nil, time.Time{}, ErrTooSoon{At: nx.ActivatesAt}

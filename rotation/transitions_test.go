@@ -260,3 +260,48 @@ func TestImportAndRetarget(t *testing.T) {
 		t.Fatalf("retarget to the active key's algorithm: %v %v", changed, err)
 	}
 }
+
+// TestKeepTimeIsTheLongerOfWriterAndReader: a retired key stamped by a writer with shorter tokens
+// (or an operator's CLI without the servers' configuration) stays as long as this process's own
+// token lifetime needs.
+func TestKeepTimeIsTheLongerOfWriterAndReader(t *testing.T) {
+	l := testLife(t) // keep 30 s
+	short := l
+	short.Policy = NewPolicy(100*time.Second, time.Second) // a writer that keeps retired keys 11 s
+	keys := bootstrapped(t, l)
+	at := next(keys).ActivatesAt.Add(100 * time.Second)
+	out, _, err := short.RotateNow(keys, "", at)
+	out = mustKeys(t, out, err)
+	old := out[slices.IndexFunc(out, func(k storage.Key) bool { return k.State == storage.KeyRetired })]
+	if !old.RemoveAt.Equal(at.Add(11 * time.Second)) {
+		t.Fatalf("the short writer stamped RemoveAt %v", old.RemoveAt)
+	}
+	for _, tc := range []struct {
+		after time.Duration
+		kept  bool
+	}{{11 * time.Second, true}, {29 * time.Second, true}, {30 * time.Second, false}} {
+		now := at.Add(tc.after)
+		if got := l.Policy.published(old, now); got != tc.kept {
+			t.Errorf("%v after retirement: published %v, want %v", tc.after, got, tc.kept)
+		}
+		if got := l.Policy.removable(old, now); got == tc.kept {
+			t.Errorf("%v after retirement: removable %v, want %v", tc.after, got, !tc.kept)
+		}
+	}
+}
+
+// TestRotateBackToTheActiveAlgorithmReportsTheEndOfThePeriod: a next key of the active key's own
+// algorithm is promoted by the schedule, so RotateNow says so.
+func TestRotateBackToTheActiveAlgorithmReportsTheEndOfThePeriod(t *testing.T) {
+	l := testLife(t)
+	keys := bootstrapped(t, l)
+	out, _, err := l.RotateNow(keys, "EdDSA", t0.Add(time.Second))
+	out = mustKeys(t, out, err)
+	_, at, err := l.RotateNow(out, "ES256", t0.Add(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := t0.Add(100 * time.Second); !at.Equal(want) {
+		t.Fatalf("back to ES256 reported %v, want the end of the active key's period %v", at, want)
+	}
+}

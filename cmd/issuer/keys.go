@@ -156,7 +156,7 @@ nothing.`,
 				return nil
 			}
 			k := keyByKID(snap.Keys, kid)
-			fmt.Fprintf(out, "revoked: %s (%s): out of the JWKS now; tokens it signed no longer verify\n", kid, k.Alg)
+			fmt.Fprintf(out, "revoked: %s (%s): out of the JWKS now; tokens it signed are inactive at /introspect at once, and fail verifiers once their cached JWKS expires (max-age)\n", kid, k.Alg)
 			if snap.Active.KID != before.Active.KID {
 				fmt.Fprintf(out, "active: %s (%s) signs now\n", snap.Active.KID, snap.Active.Alg)
 			} else {
