@@ -60,7 +60,8 @@ type Tokens struct {
 
 // Passwords holds password hashing settings.
 type Passwords struct {
-	BcryptCost int // passwords.bcrypt_cost: cost for new hashes
+	BcryptCost    int // passwords.bcrypt_cost: cost for new hashes
+	MaxConcurrent int // passwords.max_concurrent: bcrypt checks at once; 0 means one per CPU
 }
 
 // Default returns the built-in defaults (the "default" column of the settings table).

@@ -105,6 +105,7 @@ func TestSettingsTable(t *testing.T) {
 		{"tokens.refresh_reuse_grace", "ISSUER_REFRESH_REUSE_GRACE", "tokens-refresh-reuse-grace"},
 		{"tokens.max_sessions_per_user", "ISSUER_MAX_SESSIONS_PER_USER", "tokens-max-sessions-per-user"},
 		{"passwords.bcrypt_cost", "ISSUER_BCRYPT_COST", "passwords-bcrypt-cost"},
+		{"passwords.max_concurrent", "ISSUER_PASSWORD_MAX_CONCURRENT", "passwords-max-concurrent"},
 	}
 	if len(settings) != len(want) {
 		t.Fatalf("table has %d settings, want %d", len(settings), len(want))
@@ -176,6 +177,7 @@ tokens:
   refresh_ttl: 100h
 passwords:
   bcrypt_cost: 11
+  max_concurrent: 3
 `
 	tests := []struct {
 		name string
@@ -189,7 +191,7 @@ passwords:
 			c.Listen, c.AdminListen = ":7000", "127.0.0.1:7100"
 			c.Signing.Algorithm = "ES256"
 			c.Tokens.AccessTTL, c.Tokens.RefreshTTL = 5*time.Minute, 100*time.Hour
-			c.Passwords.BcryptCost = 11
+			c.Passwords.BcryptCost, c.Passwords.MaxConcurrent = 11, 3
 		}},
 		{name: "env over file", file: file,
 			env: env{"ISSUER_LISTEN": ":7001", "ISSUER_ACCESS_TTL": "6m", "ISSUER_SIGNING_ALG": "EdDSA"},
@@ -197,29 +199,31 @@ passwords:
 				c.Listen, c.AdminListen = ":7001", "127.0.0.1:7100"
 				c.Signing.Algorithm = "EdDSA"
 				c.Tokens.AccessTTL, c.Tokens.RefreshTTL = 6*time.Minute, 100*time.Hour
-				c.Passwords.BcryptCost = 11
+				c.Passwords.BcryptCost, c.Passwords.MaxConcurrent = 11, 3
 			}},
 		{name: "flags over env", file: file,
-			env:  env{"ISSUER_LISTEN": ":7001", "ISSUER_ACCESS_TTL": "6m", "ISSUER_BCRYPT_COST": "13"},
-			args: []string{"--listen", ":7002", "--tokens-access-ttl=7m", "--signing-rsa-bits", "4096"},
+			env:  env{"ISSUER_LISTEN": ":7001", "ISSUER_ACCESS_TTL": "6m", "ISSUER_BCRYPT_COST": "13", "ISSUER_PASSWORD_MAX_CONCURRENT": "4"},
+			args: []string{"--listen", ":7002", "--tokens-access-ttl=7m", "--signing-rsa-bits", "4096", "--passwords-max-concurrent=5"},
 			want: func(c *Config) {
 				c.Listen, c.AdminListen = ":7002", "127.0.0.1:7100"
 				c.Signing.Algorithm, c.Signing.RSABits = "ES256", 4096
 				c.Tokens.AccessTTL, c.Tokens.RefreshTTL = 7*time.Minute, 100*time.Hour
-				c.Passwords.BcryptCost = 13
+				c.Passwords.BcryptCost, c.Passwords.MaxConcurrent = 13, 5
 			}},
 		{name: "env over defaults without a file",
-			env: env{"ISSUER_URL": "https://auth.example.com", "ISSUER_STORE": "file:/var/lib/issuer.db", "ISSUER_REFRESH_REUSE_GRACE": "2s", "ISSUER_MAX_SESSIONS_PER_USER": "1"},
+			env: env{"ISSUER_URL": "https://auth.example.com", "ISSUER_STORE": "file:/var/lib/issuer.db", "ISSUER_REFRESH_REUSE_GRACE": "2s", "ISSUER_MAX_SESSIONS_PER_USER": "1",
+				"ISSUER_PASSWORD_MAX_CONCURRENT": "8"},
 			want: func(c *Config) {
 				c.IssuerURL, c.Store = "https://auth.example.com", "file:/var/lib/issuer.db"
 				c.Tokens.RefreshReuseGrace, c.Tokens.MaxSessionsPerUser = 2*time.Second, 1
+				c.Passwords.MaxConcurrent = 8
 			}},
 		{name: "flags over defaults without env or file",
-			args: []string{"--issuer-url=https://a.example", "--rotation-period=48h", "--tokens-refresh-idle-ttl=1h", "--passwords-bcrypt-cost=10"},
+			args: []string{"--issuer-url=https://a.example", "--rotation-period=48h", "--tokens-refresh-idle-ttl=1h", "--passwords-bcrypt-cost=10", "--passwords-max-concurrent", "1"},
 			want: func(c *Config) {
 				c.IssuerURL = "https://a.example"
 				c.Rotation.Period, c.Tokens.RefreshIdleTTL = 48*time.Hour, time.Hour
-				c.Passwords.BcryptCost = 10
+				c.Passwords.BcryptCost, c.Passwords.MaxConcurrent = 10, 1
 			}},
 		{name: "empty environment variable counts as unset", file: file,
 			env: env{"ISSUER_LISTEN": "", "ISSUER_ACCESS_TTL": ""},
@@ -227,7 +231,7 @@ passwords:
 				c.Listen, c.AdminListen = ":7000", "127.0.0.1:7100"
 				c.Signing.Algorithm = "ES256"
 				c.Tokens.AccessTTL, c.Tokens.RefreshTTL = 5*time.Minute, 100*time.Hour
-				c.Passwords.BcryptCost = 11
+				c.Passwords.BcryptCost, c.Passwords.MaxConcurrent = 11, 3
 			}},
 		{name: "flag set to its default still wins", env: env{"ISSUER_LISTEN": ":7001"},
 			args: []string{"--listen=:8080"},
@@ -334,6 +338,9 @@ func TestLoadParseErrors(t *testing.T) {
 		{name: "int from flag", args: []string{"--passwords-bcrypt-cost", "12.5"},
 			wantError:  `passwords.bcrypt_cost: "12.5" from --passwords-bcrypt-cost is not a whole number`,
 			wantSource: "--passwords-bcrypt-cost"},
+		{name: "int from the password env", env: env{"ISSUER_PASSWORD_MAX_CONCURRENT": "all"},
+			wantError:  `passwords.max_concurrent: "all" from ISSUER_PASSWORD_MAX_CONCURRENT is not a whole number`,
+			wantSource: "ISSUER_PASSWORD_MAX_CONCURRENT"},
 		{name: "huge int", env: env{"ISSUER_MAX_SESSIONS_PER_USER": "99999999999999999999999"},
 			wantError:  `tokens.max_sessions_per_user: "99999999999999999999999" from ISSUER_MAX_SESSIONS_PER_USER is not a whole number`,
 			wantSource: "ISSUER_MAX_SESSIONS_PER_USER"},
@@ -383,11 +390,12 @@ signing:
   rsa_bits: "4096"
 `
 	e := env{
-		"ISSUER_URL":                 "ftp://example.com",
-		"ISSUER_STORE":               "redis://cache:6379/0",
-		"ISSUER_SIGNING_ALG":         "rs256",
-		"ISSUER_BCRYPT_COST":         "40",
-		"ISSUER_REFRESH_REUSE_GRACE": "-1s",
+		"ISSUER_URL":                     "ftp://example.com",
+		"ISSUER_STORE":                   "redis://cache:6379/0",
+		"ISSUER_SIGNING_ALG":             "rs256",
+		"ISSUER_BCRYPT_COST":             "40",
+		"ISSUER_REFRESH_REUSE_GRACE":     "-1s",
+		"ISSUER_PASSWORD_MAX_CONCURRENT": "-1",
 	}
 	_, _, err := loadWith(t, file, e, "--tokens-max-sessions-per-user=-2", "--rotation-period=never")
 	if err == nil {
@@ -401,6 +409,7 @@ signing:
 		// Validation problems in table order.
 		"issuer_url", "listen", "key_encryption_key", "signing.algorithm",
 		"tokens.access_ttl", "tokens.refresh_reuse_grace", "tokens.max_sessions_per_user", "passwords.bcrypt_cost",
+		"passwords.max_concurrent",
 	}
 	if got := fieldsOf(err); !slices.Equal(got, want) {
 		t.Errorf("problems reported for\n%q\nwant\n%q\nfull error:\n%s", got, want, err)
@@ -415,6 +424,7 @@ signing:
 		`key_encryption_key: is required when the store is Redis (store from ISSUER_STORE): generate one with: openssl rand -base64 32`,
 		`signing.algorithm: "rs256" from ISSUER_SIGNING_ALG is not one of RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA (did you mean RS256? names are case-sensitive)`,
 		`tokens.max_sessions_per_user: -2 from --tokens-max-sessions-per-user must be 0 (no limit) or more`,
+		`passwords.max_concurrent: -1 from ISSUER_PASSWORD_MAX_CONCURRENT must be 0 (one per CPU) or more`,
 	} {
 		if !strings.Contains(err.Error(), line) {
 			t.Errorf("error lacks the line\n%s\nfull error:\n%s", line, err)

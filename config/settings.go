@@ -65,6 +65,9 @@ var settings = []*setting{
 	{key: "passwords.bcrypt_cost", env: "ISSUER_BCRYPT_COST", def: "12",
 		usage: "bcrypt cost of new password hashes; older hashes are upgraded at the next login",
 		field: func(c *Config) any { return &c.Passwords.BcryptCost }},
+	{key: "passwords.max_concurrent", env: "ISSUER_PASSWORD_MAX_CONCURRENT", def: "0",
+		usage: "password checks (bcrypt) run at once; more wait briefly in a short queue, beyond it sign-ins get 503 (0: one per CPU)",
+		field: func(c *Config) any { return &c.Passwords.MaxConcurrent }},
 }
 
 // byKey indexes settings by YAML key; sections holds the keys of the YAML mappings that group

@@ -149,6 +149,9 @@ func (v *validator) run() {
 	case cost > bcryptSlowCost:
 		v.warn("passwords.bcrypt_cost", "is above 14: every login and password change costs a second or more of CPU")
 	}
+	if c.Passwords.MaxConcurrent < 0 {
+		v.fail("passwords.max_concurrent", "must be 0 (one per CPU) or more")
+	}
 }
 
 // positive fails key unless d > 0, and reports whether it is.

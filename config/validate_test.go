@@ -170,6 +170,11 @@ func TestValidate(t *testing.T) {
 			wantErr: "passwords.bcrypt_cost: 3 must be between 4 and 31"},
 		{name: "bcrypt 32", change: func(c *Config) { c.Passwords.BcryptCost = 32 },
 			wantErr: "passwords.bcrypt_cost: 32 must be between 4 and 31"},
+		{name: "max concurrent 0 is one per CPU", change: func(c *Config) { c.Passwords.MaxConcurrent = 0 }},
+		{name: "max concurrent 1", change: func(c *Config) { c.Passwords.MaxConcurrent = 1 }},
+		{name: "max concurrent 64", change: func(c *Config) { c.Passwords.MaxConcurrent = 64 }},
+		{name: "max concurrent negative", change: func(c *Config) { c.Passwords.MaxConcurrent = -1 },
+			wantErr: "passwords.max_concurrent: -1 must be 0 (one per CPU) or more"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -46,7 +46,7 @@ func TestYAMLAccepted(t *testing.T) {
 				Rotation:         Rotation{Period: 12 * time.Hour},
 				Tokens: Tokens{AccessTTL: 10 * time.Minute, RefreshTTL: 720 * time.Hour, RefreshIdleTTL: 72 * time.Hour,
 					RefreshReuseGrace: 5 * time.Second, MaxSessionsPerUser: 5},
-				Passwords: Passwords{BcryptCost: 12},
+				Passwords: Passwords{BcryptCost: 12, MaxConcurrent: 4},
 			}
 		}},
 	}

@@ -44,6 +44,13 @@ func unavailable() *Error {
 		Description: "the service cannot reach its storage right now; retry shortly", RetryAfter: 2}
 }
 
+// busy is the answer when every password-check slot is taken (password.ErrBusy): like a store
+// outage it is a 503 the client should retry, soon.
+func busy() *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: ErrTemporarilyUnavailable,
+		Description: "the server is busy checking other passwords; retry in a second", RetryAfter: 1}
+}
+
 type errorBody struct {
 	Error       string `json:"error"`
 	Description string `json:"error_description,omitempty"`

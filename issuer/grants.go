@@ -37,8 +37,14 @@ func (s *Server) passwordGrant(req *tokenRequest) (grantResult, *Error) {
 	if e != nil {
 		return grantResult{}, e
 	}
-	// An unknown user is compared against a dummy hash: as slow as a wrong password.
-	ok, upgrade := s.passwords.Check(u.PasswordHash, pw)
+	// An unknown user is compared against a dummy hash: as slow as a wrong password. When the
+	// checker is saturated the sign-in is refused before any comparison, for a known and an
+	// unknown user alike, and it is no failed sign-in: the password was never checked.
+	ok, upgrade, err := s.passwords.Check(req.r.Context(), u.PasswordHash, pw)
+	if err != nil { // password.ErrBusy, the only error Check returns
+		s.passwordsBusy(req.r.Context())
+		return grantResult{}, busy()
+	}
 	ctx, cancel := s.storeContext(req.r) // a fresh deadline: bcrypt took its time
 	defer cancel()
 	if !ok {
@@ -49,9 +55,6 @@ func (s *Server) passwordGrant(req *tokenRequest) (grantResult, *Error) {
 		if err := s.store.ResetFailures(ctx, keys.user); err != nil {
 			s.storeFailed(ctx, "reset sign-in failures", err)
 		}
-	}
-	if upgrade {
-		s.upgradeHash(req.r, u, pw)
 	}
 	scope := req.scope
 	if scope == nil {
@@ -76,6 +79,11 @@ func (s *Server) passwordGrant(req *tokenRequest) (grantResult, *Error) {
 		}
 		res.refresh = tok
 	}
+	// Last: the new hash takes as long as a check (and may wait for a slot), which must not eat
+	// into the deadline of the store calls above.
+	if upgrade {
+		s.upgradeHash(req.r, u, pw)
+	}
 	return res, nil
 }
 
@@ -96,10 +104,24 @@ func (s *Server) signInUser(r *http.Request, keys signInKeys, now time.Time, use
 	return u, failures, nil
 }
 
+// passwordsBusy logs that password checks are being refused, at most once a second with the
+// number refused since the previous line, so that a flood of sign-ins cannot flood the log. The
+// line names no user: people type passwords into the username field.
+func (s *Server) passwordsBusy(ctx context.Context) {
+	refused, report := s.passwords.BusyReport(s.now(), time.Second)
+	if !report {
+		return
+	}
+	l := s.passwords.Limits()
+	s.logger(ctx).Warn("password checks saturated: sign-ins refused with 503",
+		"refused", refused, "max_concurrent", l.Concurrent, "queue", l.Queue, "max_wait", l.Wait.String())
+}
+
 // upgradeHash replaces a hash made at a lower cost. Failure is logged, never fatal: the login
-// succeeded and the next one tries again.
+// succeeded and the next one tries again. The new hash takes a password-check slot like a check;
+// when none is free the upgrade waits for a later login.
 func (s *Server) upgradeHash(r *http.Request, u storage.User, pw string) {
-	hash, err := password.Hash(pw, s.passwords.Cost())
+	hash, err := s.passwords.Hash(r.Context(), pw)
 	if err != nil {
 		return
 	}

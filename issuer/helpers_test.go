@@ -75,6 +75,10 @@ type envOpts struct {
 	log      *slog.Logger
 	// rsaBits is the size of RSA keys the key manager generates (default 2048).
 	rsaBits int
+	// storeTimeout bounds each request's store calls (default: the server's, 2s).
+	storeTimeout time.Duration
+	// passwords are the password checker's options (its limits).
+	passwords []password.Option
 }
 
 // backends names the stores the backend-sensitive tests run on.
@@ -135,7 +139,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checker, err := password.NewChecker(o.cost)
+	checker, err := password.NewChecker(o.cost, o.passwords...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +147,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.wrap != nil {
 		serverStore = o.wrap(st)
 	}
-	srv, err := issuer.New(issuer.Config{IssuerURL: testIssuer, AccessTTL: o.accessTTL, RefreshTTL: o.refreshTTL, RefreshIdleTTL: o.idleTTL, Throttle: o.throttle},
+	srv, err := issuer.New(issuer.Config{IssuerURL: testIssuer, AccessTTL: o.accessTTL, RefreshTTL: o.refreshTTL, RefreshIdleTTL: o.idleTTL, Throttle: o.throttle, StoreTimeout: o.storeTimeout},
 		issuer.Deps{Store: serverStore, Keys: keys, Passwords: checker, Clients: hasher, Now: clk.Now, Observer: o.observer, Log: o.log})
 	if err != nil {
 		t.Fatal(err)
