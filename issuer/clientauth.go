@@ -107,3 +107,21 @@ func (s *Server) authenticateClient(r *http.Request, cc clientCredentials) (stor
 	}
 	return c, nil
 }
+
+// clientRequest reads the parameters of a request to an endpoint that takes client
+// authentication (/revoke, /introspect) and authenticates the client.
+func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request) (params, storage.Client, *Error) {
+	p, e := parseParams(w, r)
+	if e != nil {
+		return nil, storage.Client{}, e
+	}
+	cc, e := presentedClient(r, p)
+	if e != nil {
+		return nil, storage.Client{}, e
+	}
+	client, e := s.authenticateClient(r, cc)
+	if e != nil {
+		return nil, storage.Client{}, e
+	}
+	return p, client, nil
+}

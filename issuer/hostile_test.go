@@ -14,7 +14,8 @@ import (
 	"github.com/issuer-dev/issuer/issuer"
 )
 
-// Hostile and malformed requests get a 4xx JSON error: never a 5xx, never a panic.
+// Hostile and malformed requests get a 4xx JSON error: never a 5xx, never a panic. Every endpoint
+// that reads a body gets every case.
 func TestHostileInput(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	form := "application/x-www-form-urlencoded"
@@ -59,18 +60,49 @@ func TestHostileInput(t *testing.T) {
 		{"very long header", form, "grant_type=password", map[string]string{"X-Long": strings.Repeat("h", 20_000)}},
 		{"very long authorization", form, "grant_type=password", map[string]string{"Authorization": "Basic " + strings.Repeat("A", 20_000)}},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			r := e.do(request{path: "/token", raw: &tc.body, contentType: tc.ct, header: tc.header})
-			if r.status < 400 || r.status >= 500 {
+	endpoints := []string{"/token", "/revoke", "/introspect"}
+	for _, path := range endpoints {
+		for _, tc := range cases {
+			t.Run(path+"/"+tc.name, func(t *testing.T) {
+				r := e.do(request{path: path, raw: &tc.body, contentType: tc.ct, header: tc.header})
+				if r.status < 400 || r.status >= 500 {
+					t.Fatalf("status %d: %s", r.status, r.body)
+				}
+				if r.str("error") == "" {
+					t.Fatalf("no JSON error: %s", r.body)
+				}
+			})
+		}
+	}
+	// GET /revocations reads no body and no parameter: whatever comes with it, the document or
+	// a 4xx, never a 5xx.
+	getCases := []struct {
+		name, method, path string
+		header             map[string]string
+	}{
+		{"query string", http.MethodGet, "/revocations?jti=x&since=%zz", nil},
+		{"garbage If-None-Match", http.MethodGet, "/revocations", map[string]string{"If-None-Match": `W/"`}},
+		{"many If-None-Match tags", http.MethodGet, "/revocations", map[string]string{"If-None-Match": strings.Repeat(`"x", `, 3000)}},
+		{"commas only", http.MethodGet, "/revocations", map[string]string{"If-None-Match": strings.Repeat(",", 10_000)}},
+		{"body on GET", http.MethodGet, "/revocations", map[string]string{"Content-Type": "application/json"}},
+		{"POST", http.MethodPost, "/revocations", nil},
+		{"trailing slash", http.MethodGet, "/revocations/", nil},
+	}
+	for _, tc := range getCases {
+		t.Run("GET /revocations/"+tc.name, func(t *testing.T) {
+			r := e.do(request{method: tc.method, path: tc.path, header: tc.header, raw: ptr(`{"token":"x"}`)})
+			switch {
+			case r.status >= 500:
 				t.Fatalf("status %d: %s", r.status, r.body)
-			}
-			if r.str("error") == "" {
-				t.Fatalf("no JSON error: %s", r.body)
+			case r.status == http.StatusOK && r.json["revoked_jtis"] == nil:
+				t.Fatalf("200 without the document: %s", r.body)
+			case r.status >= 400 && r.str("error") == "":
+				t.Fatalf("status %d without a JSON error: %s", r.status, r.body)
 			}
 		})
 	}
-	t.Logf("%d hostile requests, all answered 4xx with a JSON error", len(cases))
+	t.Logf("%d hostile requests to each of %v and %d to /revocations, all answered without a 5xx",
+		len(cases), endpoints, len(getCases))
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

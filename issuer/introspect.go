@@ -27,19 +27,10 @@ var inactive = map[string]any{"active": false}
 // handleIntrospect is POST /introspect (RFC 7662): for a confidential client, whether an access
 // token is active, and its claims. The issuer checks the token itself: compact JWS, an allowed
 // algorithm that matches its key's, a kid of the published key set (so a revoked or removed key's
-// tokens are inactive at once), the signature, typ at+jwt, iss, exp and nbf.
+// tokens are inactive at once), the signature, typ at+jwt, iss, exp and nbf; then, in the store,
+// that it was not revoked (accessTokenRevoked).
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
-	p, e := parseParams(w, r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	cc, e := presentedClient(r, p)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	client, e := s.authenticateClient(r, cc)
+	p, client, e := s.clientRequest(w, r)
 	if e != nil {
 		writeError(w, e)
 		return
@@ -55,8 +46,23 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest(ErrInvalidRequest, "token is required"))
 		return
 	}
-	claims, ok := s.activeAccessToken(token, s.now())
+	now := s.now()
+	claims, ok := s.activeAccessToken(token, now)
 	if !ok {
+		writeJSON(w, inactive, "no-store")
+		return
+	}
+	// Revoked (POST /revoke, or the user's sessions ended since it was issued): inactive. When
+	// the store cannot tell, the answer is 503, never "active".
+	ctx, cancel := s.storeContext(r)
+	defer cancel()
+	revoked, err := s.accessTokenRevoked(ctx, claims, now)
+	if err != nil {
+		s.storeFailed(ctx, "revocation check", err)
+		writeError(w, unavailable())
+		return
+	}
+	if revoked {
 		writeJSON(w, inactive, "no-store")
 		return
 	}
@@ -65,7 +71,8 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, claims, "no-store")
 }
 
-// activeAccessToken returns the claims of token if it is a live access token of this issuer.
+// activeAccessToken returns the claims of token if it is a live access token of this issuer. It
+// needs no store: whether the token was revoked is accessTokenRevoked's question.
 func (s *Server) activeAccessToken(token string, now time.Time) (map[string]any, bool) {
 	jws, err := jose.ParseSignedCompact(token, signingAlgs)
 	if err != nil || len(jws.Signatures) != 1 {

@@ -24,6 +24,7 @@ type Store interface {
 	storage.UserStore
 	storage.ClientStore
 	storage.RefreshStore
+	storage.RevocationStore
 	storage.ThrottleStore
 }
 
@@ -81,17 +82,19 @@ type Deps struct {
 
 // Route templates: the access log's route and the metrics' endpoint label.
 const (
-	routeToken      = "/token"
-	routeRefresh    = "/refresh"
-	routeIntrospect = "/introspect"
-	routeJWKS       = "/.well-known/jwks.json"
-	routeOpenID     = "/.well-known/openid-configuration"
-	routeOAuthMeta  = "/.well-known/oauth-authorization-server"
+	routeToken       = "/token"
+	routeRefresh     = "/refresh"
+	routeIntrospect  = "/introspect"
+	routeRevoke      = "/revoke"
+	routeRevocations = "/revocations"
+	routeJWKS        = "/.well-known/jwks.json"
+	routeOpenID      = "/.well-known/openid-configuration"
+	routeOAuthMeta   = "/.well-known/oauth-authorization-server"
 )
 
 // quietRoutes are polled by every verifier: a successful answer logs at Debug, not Info, so that
 // they do not drown the log (they are still counted in the metrics, and errors log at Info).
-var quietRoutes = []string{routeJWKS, routeOpenID, routeOAuthMeta}
+var quietRoutes = []string{routeJWKS, routeOpenID, routeOAuthMeta, routeRevocations}
 
 // Server is the public API.
 type Server struct {
@@ -157,6 +160,8 @@ func (s *Server) Handler() http.Handler {
 	route(routeToken, http.HandlerFunc(s.handleToken), http.MethodPost)
 	route(routeRefresh, http.HandlerFunc(s.handleRefresh), http.MethodPost)
 	route(routeIntrospect, http.HandlerFunc(s.handleIntrospect), http.MethodPost)
+	route(routeRevoke, http.HandlerFunc(s.handleRevoke), http.MethodPost)
+	route(routeRevocations, s.newRevocationsHandler(), http.MethodGet, http.MethodHead)
 	pol := s.keys.Policy()
 	route(routeJWKS, jwks.NewHandler(func() *jwks.Document { return s.keys.Current().JWKS },
 		pol.JWKSMaxAge, pol.JWKSStaleIfError), http.MethodGet, http.MethodHead)

@@ -1,7 +1,8 @@
 // Package storage declares what the issuer keeps and the small interfaces every backend satisfies.
 //
-// A backend is one type that implements UserStore, ClientStore, RefreshStore, KeyStore,
-// SecretStore, ThrottleStore and LockStore (together: Store), and may implement KeySetWatcher.
+// A backend is one type that implements UserStore, ClientStore, RefreshStore, RevocationStore,
+// KeyStore, SecretStore, ThrottleStore and LockStore (together: Store), and may implement
+// KeySetWatcher.
 // Every method is safe for concurrent use by many goroutines and, for backends shared between
 // processes, by many processes. Outcomes a caller acts on come back as
 // the sentinel errors below, matched with errors.Is; anything else is an infrastructure failure
@@ -166,6 +167,52 @@ type RefreshStore interface {
 	RevokeUserFamilies(ctx context.Context, userID string) (int, error)
 }
 
+// RevokedToken is one access token on the denylist.
+type RevokedToken struct {
+	JTI       string    // the token's jti
+	ExpiresAt time.Time // the token's exp: the entry matters until then, and no longer
+}
+
+// Revocations is what a verifier must honour besides a token's signature and exp: the access
+// tokens revoked one by one, and per user a time before which every token issued is revoked.
+type Revocations struct {
+	// Tokens lists the denylisted access tokens unexpired at the time asked for, ordered by
+	// ExpiresAt, then by JTI byte-wise. nil when there are none.
+	Tokens []RevokedToken
+	// NotBefore maps a user id (the sub of the user's tokens) to the user's not-before time, for
+	// the entries kept at the time asked for. nil when there are none.
+	NotBefore map[string]time.Time
+}
+
+// RevocationStore keeps the access-token denylist and the users' not-before times. Both only
+// matter while the tokens they revoke could still be live, so every entry has an end (a token's
+// exp; a not-before's keepUntil) and a backend may drop an entry by its own clock once it has
+// ended (Redis TTLs, the SQLite sweeper). Like every expiry, an end at or before the caller's now
+// has passed: the entry reads as absent, whether or not it has been dropped yet.
+//
+// The data is small (a few dozen bytes per revocation, for one access-token lifetime) and every
+// replica reads it as a whole (Revocations) or per token (AccessTokenRevoked, UserNotBefore).
+type RevocationStore interface {
+	// RevokeAccessToken denylists the access token jti until expiresAt (its exp). Revoking it
+	// again is not an error and never shortens the entry: the later expiry is kept. jti must not
+	// be empty and expiresAt must not be the zero time.
+	RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error
+	// AccessTokenRevoked reports whether jti is denylisted with an expiry after now.
+	AccessTokenRevoked(ctx context.Context, jti string, now time.Time) (bool, error)
+	// SetUserNotBefore revokes every token issued to user userID before t, and keeps that entry
+	// until keepUntil (the end of the longest-lived token issued at t). It is monotonic: t and
+	// keepUntil each only ever move forward (the later of the stored and the given value is
+	// kept), atomically, so of concurrent calls the latest t wins whatever the order. (An entry
+	// that has ended may have been dropped, and a call then starts it afresh.) userID must not be
+	// empty; t and keepUntil must not be the zero time.
+	SetUserNotBefore(ctx context.Context, userID string, t, keepUntil time.Time) error
+	// UserNotBefore returns userID's not-before time if its entry is kept after now, else the
+	// zero time.
+	UserNotBefore(ctx context.Context, userID string, now time.Time) (time.Time, error)
+	// Revocations lists every entry live at now.
+	Revocations(ctx context.Context, now time.Time) (Revocations, error)
+}
+
 // Key states, in lifecycle order; see DESIGN.md "Key lifecycle".
 const (
 	KeyNext    = "next"
@@ -288,6 +335,7 @@ type Store interface {
 	UserStore
 	ClientStore
 	RefreshStore
+	RevocationStore
 	KeyStore
 	SecretStore
 	ThrottleStore

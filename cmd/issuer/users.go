@@ -128,6 +128,9 @@ func usersDeleteCmd() *cobra.Command {
 			if _, err := e.store.RevokeUserFamilies(cmd.Context(), u.ID); err != nil {
 				return err
 			}
+			if err := endAccessTokens(cmd, e, u.ID); err != nil {
+				return err
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "deleted user %s\n", u.Username)
 			return nil
 		}),
@@ -156,6 +159,9 @@ func usersPasswdCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := endAccessTokens(cmd, e, u.ID); err != nil {
+				return err
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "password changed for %s; %d session(s) ended\n", u.Username, n)
 			return nil
 		}),
@@ -167,17 +173,36 @@ func usersPasswdCmd() *cobra.Command {
 func usersRevokeCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "revoke-sessions NAME",
-		Short: "End all of a user's sessions (their refresh tokens stop working)",
+		Short: "End all of a user's sessions (their refresh tokens stop working, their access tokens are revoked)",
 		Args:  cobra.ExactArgs(1),
 		RunE: withUser(func(cmd *cobra.Command, e *env, u storage.User) error {
 			n, err := e.store.RevokeUserFamilies(cmd.Context(), u.ID)
 			if err != nil {
 				return err
 			}
+			if err := endAccessTokens(cmd, e, u.ID); err != nil {
+				return err
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d session(s) of %s ended\n", n, u.Username)
 			return nil
 		}),
 	}
+}
+
+// notBeforeLeeway keeps a user's not-before time listed this much longer than the access-token
+// lifetime, for replicas whose clocks run behind.
+const notBeforeLeeway = time.Minute
+
+// endAccessTokens revokes every access token issued to user userID until now: they stop
+// introspecting as active at once, and GET /revocations lists the user's not-before time until the
+// last of them has expired (tokens.access_ttl from now, plus notBeforeLeeway). It runs after the
+// user's refresh families were revoked, so a refresh that raced with them minted before now.
+func endAccessTokens(cmd *cobra.Command, e *env, userID string) error {
+	now := time.Now()
+	if err := e.store.SetUserNotBefore(cmd.Context(), userID, now, now.Add(e.cfg.Tokens.AccessTTL+notBeforeLeeway)); err != nil {
+		return fmt.Errorf("revoking the access tokens already issued: %w", err)
+	}
+	return nil
 }
 
 // withUser runs a subcommand body on the existing user its one argument names.

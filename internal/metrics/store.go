@@ -54,6 +54,11 @@ const (
 	opFamilyByToken
 	opRevokeFamily
 	opRevokeUserFamilies
+	opRevokeAccessToken
+	opAccessTokenRevoked
+	opSetUserNotBefore
+	opUserNotBefore
+	opRevocations
 	opKeySet
 	opSwapKeySet
 	opLoadOrStoreSecret
@@ -84,6 +89,11 @@ var opNames = [nOps]string{
 	opFamilyByToken:      "FamilyByToken",
 	opRevokeFamily:       "RevokeFamily",
 	opRevokeUserFamilies: "RevokeUserFamilies",
+	opRevokeAccessToken:  "RevokeAccessToken",
+	opAccessTokenRevoked: "AccessTokenRevoked",
+	opSetUserNotBefore:   "SetUserNotBefore",
+	opUserNotBefore:      "UserNotBefore",
+	opRevocations:        "Revocations",
 	opKeySet:             "KeySet",
 	opSwapKeySet:         "SwapKeySet",
 	opLoadOrStoreSecret:  "LoadOrStoreSecret",
@@ -292,6 +302,46 @@ func (s *Store) RevokeUserFamilies(ctx context.Context, userID string) (int, err
 	start := time.Now()
 	v, err := s.next.RevokeUserFamilies(ctx, userID)
 	s.observe(opRevokeUserFamilies, start, err)
+	return v, err
+}
+
+// RevokeAccessToken times the wrapped store's RevokeAccessToken.
+func (s *Store) RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error {
+	start := time.Now()
+	err := s.next.RevokeAccessToken(ctx, jti, expiresAt)
+	s.observe(opRevokeAccessToken, start, err)
+	return err
+}
+
+// AccessTokenRevoked times the wrapped store's AccessTokenRevoked.
+func (s *Store) AccessTokenRevoked(ctx context.Context, jti string, now time.Time) (bool, error) {
+	start := time.Now()
+	v, err := s.next.AccessTokenRevoked(ctx, jti, now)
+	s.observe(opAccessTokenRevoked, start, err)
+	return v, err
+}
+
+// SetUserNotBefore times the wrapped store's SetUserNotBefore.
+func (s *Store) SetUserNotBefore(ctx context.Context, userID string, t, keepUntil time.Time) error {
+	start := time.Now()
+	err := s.next.SetUserNotBefore(ctx, userID, t, keepUntil)
+	s.observe(opSetUserNotBefore, start, err)
+	return err
+}
+
+// UserNotBefore times the wrapped store's UserNotBefore.
+func (s *Store) UserNotBefore(ctx context.Context, userID string, now time.Time) (time.Time, error) {
+	start := time.Now()
+	v, err := s.next.UserNotBefore(ctx, userID, now)
+	s.observe(opUserNotBefore, start, err)
+	return v, err
+}
+
+// Revocations times the wrapped store's Revocations.
+func (s *Store) Revocations(ctx context.Context, now time.Time) (storage.Revocations, error) {
+	start := time.Now()
+	v, err := s.next.Revocations(ctx, now)
+	s.observe(opRevocations, start, err)
 	return v, err
 }
 

@@ -171,6 +171,12 @@ func testClusterKeyLayout(t *testing.T, c *redistest.Cluster) {
 	if _, err := s.SwapKeySet(ctx, 0, []storage.Key{{KID: "k1", Alg: "ES256", State: storage.KeyActive}}); err != nil {
 		t.Fatalf("SwapKeySet: %v", err)
 	}
+	if err := s.RevokeAccessToken(ctx, "jti-1", end); err != nil {
+		t.Fatalf("RevokeAccessToken: %v", err)
+	}
+	if err := s.SetUserNotBefore(ctx, "u-0", now, end); err != nil {
+		t.Fatalf("SetUserNotBefore: %v", err)
+	}
 	for _, name := range []string{"rotation", "other"} {
 		if ok, err := s.AcquireLock(ctx, name, "owner", time.Minute, now); err != nil || !ok {
 			t.Fatalf("AcquireLock(%s) = %v, %v", name, ok, err)
@@ -180,6 +186,7 @@ func testClusterKeyLayout(t *testing.T, c *redistest.Cluster) {
 		{userNamesKey, userKey("u-0"), userKey("u-1"), userKey("u-2"), userKey("u-3"), userKey("u-4")},
 		{clientIDsKey, clientKey("client-0"), clientKey("client-1"), clientKey("client-2"), clientKey("client-3"), clientKey("client-4")},
 		{keySetKey, lockKey("rotation"), lockKey("other")},
+		{deniedKey, notBeforeKey, nbfEndsKey},
 	} {
 		master := masterOf(t, c, group[0])
 		if n, err := master.Client().Exists(ctx, group...).Result(); err != nil || n != int64(len(group)) {

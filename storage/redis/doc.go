@@ -29,9 +29,24 @@
 //	                                  recognised (reuse detection) for as long as its family lives
 //	iss:ufam:{<user id>}       set    the family ids of a user (RevokeUserFamilies); TTL at the
 //	                                  latest expiry of its families
+//	iss:{revocations}:jti      zset   the access-token denylist: jti scored by the token's exp
+//	                                  (unix ms); TTL a grace after the latest exp
+//	iss:{revocations}:nbf      hash   user id -> "<not before>:<keep until>" (unix ms)
+//	iss:{revocations}:nbf-ends zset   user id scored by keep until, to find ended entries;
+//	                                  both with a TTL a grace after the latest keep until
 //
 // Users, clients and the key set each live under one tag, and all refresh data of a user under
-// that user's id, so every multi-key script touches one slot. Lists are JSON arrays and claims a
+// that user's id, so every multi-key script touches one slot.
+//
+// The revocations are read whole by every replica (GET /revocations) and per token by
+// introspection, so they live under one tag, in sorted sets scored by when an entry ends: each
+// write first drops the entries that ended more than revocationGrace (a minute) ago by Redis's
+// clock (ZREMRANGEBYSCORE; up to 100 not-before entries per write), and the keys expire a grace
+// after their latest entry, so they hold about one access-token lifetime of revocations however
+// many come in. Reads (ZSCORE, HGET, and ZRANGE BYSCORE with HGETALL in one MULTI) leave out
+// what ended by the caller's now; the grace only serves a replica whose clock lags Redis's. A
+// denylisted jti takes about 36 bytes in a small set (listpack, up to 128 entries) and about 120
+// in a large one; a user's not-before about 100 and 215 (MEMORY USAGE, TestRevocationsMemory). Lists are JSON arrays and claims a
 // JSON object; an empty field means nil.
 //
 // # Deployments

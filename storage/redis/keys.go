@@ -16,6 +16,11 @@ const (
 	familyPrefix  = "iss:fam:"
 	tokenPrefix   = "iss:rt:"
 	userFamPrefix = "iss:ufam:"
+	// The revocations live under one tag: every replica reads them whole (Revocations), and a
+	// script that writes them touches two of them.
+	deniedKey    = "iss:{revocations}:jti"
+	notBeforeKey = "iss:{revocations}:nbf"
+	nbfEndsKey   = "iss:{revocations}:nbf-ends"
 )
 
 func userKey(id string) string      { return userPrefix + id }

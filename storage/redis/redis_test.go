@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -98,6 +99,20 @@ func checkTTLs(t *testing.T, s *Store, rdb goredis.Cmdable) {
 	if err != nil {
 		t.Fatalf("AddFailure: %v", err)
 	}
+	atExp, keepUntil := now.Add(15*time.Minute), now.Add(15*time.Minute+time.Second)
+	if err := s.RevokeAccessToken(ctx, "Zm9vYmFyYmF6cXV4cXV1eA", atExp); err != nil {
+		t.Fatalf("RevokeAccessToken: %v", err)
+	}
+	if err := s.SetUserNotBefore(ctx, f.UserID, now, keepUntil); err != nil {
+		t.Fatalf("SetUserNotBefore: %v", err)
+	}
+	// Earlier ends shorten nothing.
+	if err := s.RevokeAccessToken(ctx, "another-jti", now.Add(time.Minute)); err != nil {
+		t.Fatalf("RevokeAccessToken: %v", err)
+	}
+	if err := s.SetUserNotBefore(ctx, "another-user", now, now.Add(time.Minute)); err != nil {
+		t.Fatalf("SetUserNotBefore: %v", err)
+	}
 
 	for _, tc := range []struct {
 		name, key string
@@ -108,6 +123,9 @@ func checkTTLs(t *testing.T, s *Store, rdb goredis.Cmdable) {
 		{"family", familyKey(f.UserID, f.ID), famEnd},
 		{"user's family index", userFamiliesKey(f.UserID), famEnd},
 		{"throttle window", throttleKey("u:alice"), windowEnd},
+		{"access-token denylist", deniedKey, atExp.Add(revocationGrace)},
+		{"users' not-before times", notBeforeKey, keepUntil.Add(revocationGrace)},
+		{"ends of the not-before times", nbfEndsKey, keepUntil.Add(revocationGrace)},
 	} {
 		got, err := rdb.PExpireTime(ctx, tc.key).Result()
 		if err != nil {
@@ -432,6 +450,123 @@ func checkUntaggableUserIDs(t *testing.T, s *Store) {
 		}
 		if n, err := s.RevokeUserFamilies(ctx, user); err != nil || n != 1 {
 			t.Errorf("RevokeUserFamilies for user %q = %d, %v; want 1", user, n, err)
+		}
+	}
+}
+
+// TestRevocationsDropEnded: a write drops the revocation entries that ended more than
+// revocationGrace ago by Redis's clock, so the keys hold about one access-token lifetime of
+// revocations however many come in; entries within the grace stay.
+func TestRevocationsDropEnded(t *testing.T) {
+	s, srv := open(t)
+	rdb := srv.Client()
+	ctx := t.Context()
+	now := time.Now()
+	// "live" first, so that the keys exist with a TTL in the future when "ended" comes in.
+	for _, e := range []struct {
+		id  string
+		end time.Time
+	}{
+		{"live", now.Add(15 * time.Minute)},
+		{"ended", now.Add(-revocationGrace - time.Minute)},
+		{"in-grace", now.Add(-revocationGrace / 2)},
+	} {
+		if err := s.RevokeAccessToken(ctx, e.id, e.end); err != nil {
+			t.Fatalf("RevokeAccessToken(%s): %v", e.id, err)
+		}
+		if err := s.SetUserNotBefore(ctx, e.id, now.Add(-time.Hour), e.end); err != nil {
+			t.Fatalf("SetUserNotBefore(%s): %v", e.id, err)
+		}
+		if e.id == "ended" { // stored, until a later write drops it
+			nd, err1 := rdb.ZCard(ctx, deniedKey).Result()
+			nn, err2 := rdb.HLen(ctx, notBeforeKey).Result()
+			if nd != 2 || nn != 2 || err1 != nil || err2 != nil {
+				t.Fatalf("after writing an ended entry: %d denied, %d not-before (%v, %v); want 2 each", nd, nn, err1, err2)
+			}
+		}
+	}
+	// Later writes dropped what had ended more than a grace ago.
+	if err := s.RevokeAccessToken(ctx, "next", now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetUserNotBefore(ctx, "next", now, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	jtis, err := rdb.ZRange(ctx, deniedKey, 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := rdb.HKeys(ctx, notBeforeKey).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends, err := rdb.ZRange(ctx, nbfEndsKey, 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(jtis)
+	slices.Sort(users)
+	slices.Sort(ends)
+	want := []string{"in-grace", "live", "next"}
+	if !slices.Equal(jtis, want) || !slices.Equal(users, want) || !slices.Equal(ends, want) {
+		t.Errorf("after the next writes: denylist %q, not-before users %q, their ends %q; want %q in each", jtis, users, ends, want)
+	}
+	// Reads decide on the caller's now: the entry in its grace is not listed.
+	list, err := s.Revocations(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Tokens) != 2 || len(list.NotBefore) != 2 || list.NotBefore["in-grace"] != (time.Time{}) {
+		t.Errorf("Revocations = %+v; want live and next only", list)
+	}
+}
+
+// TestRevocationsMemory reports what one denylisted access token and one user's not-before take
+// in Redis (MEMORY USAGE of the keys, per entry), with as many entries as the sets switch
+// encoding at (Redis keeps up to 128 small entries as a listpack) and beyond.
+func TestRevocationsMemory(t *testing.T) {
+	s, srv := open(t)
+	rdb := srv.Client()
+	ctx := t.Context()
+	now := time.Now()
+	usage := func(keys ...string) int64 {
+		t.Helper()
+		var total int64
+		for _, k := range keys {
+			n, err := rdb.MemoryUsage(ctx, k, 0).Result()
+			if err != nil {
+				t.Fatalf("MEMORY USAGE %s: %v", k, err)
+			}
+			total += n
+		}
+		return total
+	}
+	added := 0
+	fill := func(upTo int) {
+		t.Helper()
+		for ; added < upTo; added++ {
+			// jti and user ids as the issuer makes them: 128 random bits, base64url.
+			id := fmt.Sprintf("Zm9vYmFyYmF6cXV4%06d", added)
+			exp := now.Add(15*time.Minute + time.Duration(added)*time.Millisecond)
+			if err := s.RevokeAccessToken(ctx, id, exp); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.SetUserNotBefore(ctx, id, now, exp); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fill(1)
+	denied1, nbf1 := usage(deniedKey), usage(notBeforeKey, nbfEndsKey)
+	t.Logf("MEMORY USAGE with 1 entry: denylist %d bytes, not-before (hash and ends) %d bytes", denied1, nbf1)
+	for _, n := range []int{100, 1000} {
+		fill(n)
+		denied, nbf := usage(deniedKey), usage(notBeforeKey, nbfEndsKey)
+		perDenied, perNbf := float64(denied-denied1)/float64(n-1), float64(nbf-nbf1)/float64(n-1)
+		t.Logf("MEMORY USAGE with %d entries: denylist %d bytes (%.0f per jti), not-before %d bytes (%.0f per user)",
+			n, denied, perDenied, nbf, perNbf)
+		if perDenied > 160 || perNbf > 320 {
+			t.Errorf("with %d entries a denylisted jti takes %.0f bytes and a not-before %.0f; want at most 160 and 320", n, perDenied, perNbf)
 		}
 	}
 }

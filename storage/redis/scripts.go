@@ -75,4 +75,12 @@ var (
 	//go:embed scripts/add_failure.lua
 	addFailureSrc    string
 	addFailureScript = redis.NewScript(addFailureSrc)
+
+	//go:embed scripts/revoke_access_token.lua
+	revokeAccessTokenSrc    string
+	revokeAccessTokenScript = redis.NewScript(revokeAccessTokenSrc)
+
+	//go:embed scripts/set_user_not_before.lua
+	setUserNotBeforeSrc    string
+	setUserNotBeforeScript = redis.NewScript(setUserNotBeforeSrc)
 )

@@ -95,6 +95,22 @@ CREATE TABLE locks (
 	expires_at INTEGER NOT NULL -- the holder's now + ttl; free from then on
 ) STRICT;
 `,
+	// 3: the access-token denylist and the users' not-before times (RevocationStore). Rows end
+	// at expires_at / keep_until, and the sweeper deletes them then.
+	`
+CREATE TABLE revoked_access_tokens (
+	jti        TEXT NOT NULL PRIMARY KEY,
+	expires_at INTEGER NOT NULL -- the token's exp
+) STRICT;
+CREATE INDEX revoked_access_tokens_by_expiry ON revoked_access_tokens (expires_at, jti);
+
+CREATE TABLE user_not_before (
+	user_id    TEXT NOT NULL PRIMARY KEY,
+	not_before INTEGER NOT NULL, -- tokens issued to the user before it are revoked
+	keep_until INTEGER NOT NULL  -- the end of the longest-lived token issued at not_before
+) STRICT;
+CREATE INDEX user_not_before_by_expiry ON user_not_before (keep_until);
+`,
 }
 
 // migrate applies the missing migrations in one transaction. The transaction begins IMMEDIATE, so

@@ -274,15 +274,20 @@ func TestCanceledContext(t *testing.T) {
 		"CreateFamily": func() error {
 			return s.CreateFamily(ctx, family("f", "u", t0.Add(time.Hour)), storage.RefreshToken{Hash: "h"})
 		},
-		"Rotate":            func() error { _, err := s.Rotate(ctx, spend("u", "f", "h", "h2", t0)); return err },
-		"FamilyByToken":     func() error { _, err := s.FamilyByToken(ctx, "u", "f", "h"); return err },
-		"RevokeFamily":      func() error { return s.RevokeFamily(ctx, "u", "f") },
-		"RevokeUser":        func() error { _, err := s.RevokeUserFamilies(ctx, "u"); return err },
-		"KeySet":            func() error { _, err := s.KeySet(ctx); return err },
-		"SwapKeySet":        func() error { _, err := s.SwapKeySet(ctx, 0, nil); return err },
-		"LoadOrStoreSecret": func() error { _, err := s.LoadOrStoreSecret(ctx, "n", []byte("v")); return err },
-		"Sweep":             func() error { _, err := s.Sweep(ctx, t0); return err },
-		"Ping":              func() error { return s.Ping(ctx) },
+		"Rotate":             func() error { _, err := s.Rotate(ctx, spend("u", "f", "h", "h2", t0)); return err },
+		"FamilyByToken":      func() error { _, err := s.FamilyByToken(ctx, "u", "f", "h"); return err },
+		"RevokeFamily":       func() error { return s.RevokeFamily(ctx, "u", "f") },
+		"RevokeUser":         func() error { _, err := s.RevokeUserFamilies(ctx, "u"); return err },
+		"KeySet":             func() error { _, err := s.KeySet(ctx); return err },
+		"SwapKeySet":         func() error { _, err := s.SwapKeySet(ctx, 0, nil); return err },
+		"LoadOrStoreSecret":  func() error { _, err := s.LoadOrStoreSecret(ctx, "n", []byte("v")); return err },
+		"RevokeAccessToken":  func() error { return s.RevokeAccessToken(ctx, "j", t0.Add(time.Hour)) },
+		"AccessTokenRevoked": func() error { _, err := s.AccessTokenRevoked(ctx, "j", t0); return err },
+		"SetUserNotBefore":   func() error { return s.SetUserNotBefore(ctx, "u", t0, t0.Add(time.Hour)) },
+		"UserNotBefore":      func() error { _, err := s.UserNotBefore(ctx, "u", t0); return err },
+		"Revocations":        func() error { _, err := s.Revocations(ctx, t0); return err },
+		"Sweep":              func() error { _, err := s.Sweep(ctx, t0); return err },
+		"Ping":               func() error { return s.Ping(ctx) },
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, context.Canceled) {
@@ -295,6 +300,9 @@ func TestCanceledContext(t *testing.T) {
 	}
 	if set, err := s.KeySet(t.Context()); err != nil || set.Version != 0 {
 		t.Errorf("KeySet = version %d, %v; want 0", set.Version, err)
+	}
+	if list, err := s.Revocations(t.Context(), t0); err != nil || list.Tokens != nil || list.NotBefore != nil {
+		t.Errorf("Revocations = %+v, %v; want none", list, err)
 	}
 }
 
@@ -398,5 +406,44 @@ func TestLockAcrossHandles(t *testing.T) {
 	}
 	if ok, err := b.AcquireLock(ctx, "solo", "b", time.Minute, t0.Add(time.Second)); err != nil || !ok {
 		t.Fatalf("AcquireLock on b after a released = %v, %v; want true", ok, err)
+	}
+}
+
+// TestMigrateFromVersion2: a file made by a build that knew only the first two schemas (no
+// revocation tables) keeps its data and gains the denylist and the not-before times when opened.
+func TestMigrateFromVersion2(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v2.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{migrations[0], migrations[1], "PRAGMA user_version = 2",
+		`INSERT INTO locks (name, owner, expires_at) VALUES ('rotation', 'a', 9999999999999)`} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openAt(t, path)
+	ctx := t.Context()
+	if ok, err := s.AcquireLock(ctx, "rotation", "b", time.Minute, t0); err != nil || ok {
+		t.Fatalf("AcquireLock of the lock stored before the migration = %v, %v; want false", ok, err)
+	}
+	if err := s.RevokeAccessToken(ctx, "jti-1", t0.Add(time.Hour)); err != nil {
+		t.Fatalf("RevokeAccessToken after the migration: %v", err)
+	}
+	if err := s.SetUserNotBefore(ctx, "u-1", t0, t0.Add(time.Hour)); err != nil {
+		t.Fatalf("SetUserNotBefore after the migration: %v", err)
+	}
+	list, err := s.Revocations(ctx, t0)
+	if err != nil || len(list.Tokens) != 1 || len(list.NotBefore) != 1 {
+		t.Fatalf("Revocations after the migration = %+v, %v; want one of each", list, err)
+	}
+	var version int
+	if err := s.ro.QueryRow("PRAGMA user_version").Scan(&version); err != nil || version != len(migrations) {
+		t.Fatalf("user_version = %d, %v; want %d", version, err, len(migrations))
 	}
 }

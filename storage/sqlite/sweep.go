@@ -9,10 +9,12 @@ import (
 )
 
 // Sweep removes the refresh-token families whose absolute expiry is at or before now, with all
-// their tokens, spent or not, and the throttle windows that have ended, and returns how many rows
-// it removed. Nothing
+// their tokens, spent or not, the throttle windows that have ended, and the revocations that have
+// ended (denylisted access tokens past their exp, not-before times past their keepUntil), and
+// returns how many rows it removed. Nothing
 // it removes could still refresh: Rotate would answer storage.ErrTokenExpired for it. Families that
-// are alive keep their spent tokens, which reuse detection needs.
+// are alive keep their spent tokens, which reuse detection needs. Nothing it removes could still
+// revoke a live token either.
 //
 // Open runs Sweep in the background every few minutes; callers need not.
 func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
@@ -24,11 +26,18 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
 			return removed, fmt.Errorf("sqlite: sweep expired refresh families: %w", err)
 		}
 		if !more {
-			windows, err := affected(s.rw.ExecContext(ctx, `DELETE FROM throttle WHERE window_end <= ?`, now.UnixMilli()))
-			if err != nil {
-				return removed, fmt.Errorf("sqlite: sweep ended throttle windows: %w", err)
+			for _, q := range []struct{ what, stmt string }{
+				{"ended throttle windows", `DELETE FROM throttle WHERE window_end <= ?`},
+				{"expired access-token revocations", `DELETE FROM revoked_access_tokens WHERE expires_at <= ?`},
+				{"ended user not-before times", `DELETE FROM user_not_before WHERE keep_until <= ?`},
+			} {
+				n, err := affected(s.rw.ExecContext(ctx, q.stmt, now.UnixMilli()))
+				if err != nil {
+					return removed, fmt.Errorf("sqlite: sweep %s: %w", q.what, err)
+				}
+				removed += int(n)
 			}
-			return removed + int(windows), nil
+			return removed, nil
 		}
 	}
 }

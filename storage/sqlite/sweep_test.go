@@ -123,3 +123,60 @@ func TestSweeper(t *testing.T) {
 		t.Fatal("the sweeper is still running after Close")
 	}
 }
+
+// TestSweepRevocations: the sweep deletes denylist rows at their token's exp and not-before rows
+// at their keepUntil, and keeps those that can still revoke a live token.
+func TestSweepRevocations(t *testing.T) {
+	s := openTemp(t)
+	ctx := t.Context()
+	now := t0.Add(time.Hour)
+	for jti, exp := range map[string]time.Time{
+		"expired": now.Add(-time.Minute), "expires-now": now, "live": now.Add(time.Millisecond),
+	} {
+		if err := s.RevokeAccessToken(ctx, jti, exp); err != nil {
+			t.Fatalf("RevokeAccessToken: %v", err)
+		}
+	}
+	for user, keep := range map[string]time.Time{"ended": now, "kept": now.Add(time.Minute)} {
+		if err := s.SetUserNotBefore(ctx, user, t0, keep); err != nil {
+			t.Fatalf("SetUserNotBefore: %v", err)
+		}
+	}
+	n, err := s.Sweep(ctx, now)
+	if err != nil || n != 3 {
+		t.Fatalf("Sweep = %d, %v; want 3 rows removed", n, err)
+	}
+	var jtis, users []string
+	for _, q := range []struct {
+		stmt string
+		into *[]string
+	}{
+		{`SELECT jti FROM revoked_access_tokens ORDER BY jti`, &jtis},
+		{`SELECT user_id FROM user_not_before ORDER BY user_id`, &users},
+	} {
+		rows, err := s.ro.Query(q.stmt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var v string
+			if err := rows.Scan(&v); err != nil {
+				t.Fatal(err)
+			}
+			*q.into = append(*q.into, v)
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fmt.Sprint(jtis) != "[live]" || fmt.Sprint(users) != "[kept]" {
+		t.Errorf("after Sweep: denylist %q, not-before users %q; want [live] and [kept]", jtis, users)
+	}
+	// What survived still revokes.
+	if ok, err := s.AccessTokenRevoked(ctx, "live", now); err != nil || !ok {
+		t.Errorf("AccessTokenRevoked(live) after Sweep = %v, %v; want true", ok, err)
+	}
+	if nbf, err := s.UserNotBefore(ctx, "kept", now); err != nil || !nbf.Equal(t0) {
+		t.Errorf("UserNotBefore(kept) after Sweep = %v, %v; want %v", nbf, err, t0)
+	}
+}

@@ -29,6 +29,12 @@ type memStore struct {
 	throttle map[string]memWindow
 	locks    map[string]memLock
 	watchers map[chan struct{}]bool
+	denied   map[string]time.Time // jti -> the token's expiry
+	nbf      map[string]memNotBefore
+}
+
+type memNotBefore struct {
+	t, keep time.Time
 }
 
 type memLock struct {
@@ -68,6 +74,8 @@ func newMemStore(mutant string) *memStore {
 		throttle: map[string]memWindow{},
 		locks:    map[string]memLock{},
 		watchers: map[chan struct{}]bool{},
+		denied:   map[string]time.Time{},
+		nbf:      map[string]memNotBefore{},
 	}
 }
 
@@ -599,4 +607,129 @@ func (m *memStore) LoadOrStoreSecret(ctx context.Context, name string, value []b
 	}
 	m.secrets[name] = m.bytes(value)
 	return m.bytes(value), nil
+}
+
+// live reports whether an entry that ends at end is still kept at now.
+func (m *memStore) live(end, now time.Time, neverEnds, offByOne string) bool {
+	switch {
+	case neverEnds != "" && m.is(neverEnds):
+		return true
+	case offByOne != "" && m.is(offByOne):
+		return !now.After(end)
+	}
+	return now.Before(end)
+}
+
+func (m *memStore) RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error {
+	if (jti == "" && !m.is("denylist-empty-jti-ok")) || expiresAt.IsZero() {
+		return fmt.Errorf("revoke access token: jti and expiry are required")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.is("denylist-racy") {
+		// Read the whole list, write it back later: a lost update waiting to happen.
+		next := maps.Clone(m.denied)
+		m.mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+		m.mu.Lock()
+		next[jti] = m.time(expiresAt)
+		m.denied = next
+		return nil
+	}
+	if old, ok := m.denied[jti]; ok && old.After(expiresAt) && !m.is("denylist-last-expiry-wins") {
+		return nil
+	}
+	m.denied[jti] = m.time(expiresAt)
+	return nil
+}
+
+func (m *memStore) AccessTokenRevoked(ctx context.Context, jti string, now time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.is("denylist-ignores-jti") {
+		for _, end := range m.denied {
+			if now.Before(end) {
+				return true, nil
+			}
+		}
+	}
+	end, ok := m.denied[jti]
+	return ok && m.live(end, now, "denylist-never-expires", "denylist-expiry-off-by-one"), nil
+}
+
+func (m *memStore) SetUserNotBefore(ctx context.Context, userID string, t, keepUntil time.Time) error {
+	if userID == "" || t.IsZero() || keepUntil.IsZero() {
+		return fmt.Errorf("set user not-before: user, time and keepUntil are required")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old, ok := m.nbf[userID]
+	if m.is("not-before-racy") {
+		m.mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+		m.mu.Lock()
+	}
+	next := memNotBefore{t: m.time(t), keep: m.time(keepUntil)}
+	if ok {
+		if old.t.After(next.t) && !m.is("not-before-moves-back") {
+			next.t = old.t
+		}
+		if old.keep.After(next.keep) && !m.is("keep-until-moves-back") {
+			next.keep = old.keep
+		}
+	}
+	m.nbf[userID] = next
+	return nil
+}
+
+func (m *memStore) UserNotBefore(ctx context.Context, userID string, now time.Time) (time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.is("not-before-ignores-user") {
+		for _, e := range m.nbf {
+			if now.Before(e.keep) {
+				return e.t, nil
+			}
+		}
+	}
+	e, ok := m.nbf[userID]
+	if !ok || !m.live(e.keep, now, "not-before-never-expires", "") {
+		return time.Time{}, nil
+	}
+	return e.t, nil
+}
+
+func (m *memStore) Revocations(ctx context.Context, now time.Time) (storage.Revocations, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out storage.Revocations
+	for jti, end := range m.denied {
+		if m.live(end, now, "denylist-lists-expired", "") {
+			out.Tokens = append(out.Tokens, storage.RevokedToken{JTI: jti, ExpiresAt: end})
+		}
+	}
+	if !m.is("denylist-unsorted") {
+		slices.SortFunc(out.Tokens, func(a, b storage.RevokedToken) int {
+			return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), strings.Compare(a.JTI, b.JTI))
+		})
+	} else {
+		slices.SortFunc(out.Tokens, func(a, b storage.RevokedToken) int { return strings.Compare(a.JTI, b.JTI) })
+	}
+	for user, e := range m.nbf {
+		if m.live(e.keep, now, "not-before-never-expires", "") {
+			if out.NotBefore == nil {
+				out.NotBefore = map[string]time.Time{}
+			}
+			out.NotBefore[user] = e.t
+		}
+	}
+	if m.is("revocations-empty-not-nil") {
+		if out.Tokens == nil {
+			out.Tokens = []storage.RevokedToken{}
+		}
+		if out.NotBefore == nil {
+			out.NotBefore = map[string]time.Time{}
+		}
+	}
+	return out, nil
 }

@@ -37,6 +37,8 @@ import (
 //   - KeySetWatcher is optional; the KeySetWatch subtests skip a backend without it. Notifications
 //     arrive within a second, and the suite waits for them (it never waits for their absence).
 //   - RevokeUserFamilies counts the families that were not already revoked.
+//   - Revocations lists the denylist by expiry, then by jti byte-wise; revocation entries end like
+//     every expiry (at or before now), and the suite's ends lie far beyond a backend's own clock.
 //   - KeySet returns the keys in the order SwapKeySet stored them.
 //   - Errors of UserByName and Client never quote the name or id looked up, found or not, store
 //     open or closed: it comes from a request, and may be a password typed into the wrong field.
@@ -45,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("Clients", func(t *testing.T) { testClients(t, newStore) })
 	t.Run("Refresh", func(t *testing.T) { testRefresh(t, newStore) })
 	t.Run("RefreshConcurrency", func(t *testing.T) { testRefreshConcurrency(t, newStore) })
+	t.Run("Revocations", func(t *testing.T) { testRevocations(t, newStore) })
 	t.Run("Keys", func(t *testing.T) { testKeys(t, newStore) })
 	t.Run("Secrets", func(t *testing.T) { testSecrets(t, newStore) })
 	t.Run("Throttle", func(t *testing.T) { testThrottle(t, newStore) })
