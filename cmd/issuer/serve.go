@@ -69,7 +69,7 @@ func serve(ctx context.Context, cmd *cobra.Command, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	checker, err := password.NewChecker(cfg.Passwords.BcryptCost)
+	checker, err := password.NewChecker(cfg.Passwords.BcryptCost, password.MaxConcurrent(cfg.Passwords.MaxConcurrent))
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,9 @@ func serve(ctx context.Context, cmd *cobra.Command, log *slog.Logger) error {
 	errc := make(chan error, 2)
 	go func() { errc <- public.Serve(pubLn) }()
 	go func() { errc <- admin.Serve(admLn) }()
-	go keys.Run(ctx, keyPoll)
+	runCtx, stopRun := context.WithCancel(ctx)
+	ran := make(chan struct{})
+	go func() { keys.Run(runCtx, keyPoll); close(ran) }()
 
 	select {
 	case <-ctx.Done():
@@ -111,6 +113,8 @@ func serve(ctx context.Context, cmd *cobra.Command, log *slog.Logger) error {
 	defer cancelShut()
 	_ = public.Shutdown(shutCtx)
 	_ = admin.Shutdown(shutCtx)
+	stopRun()
+	<-ran // the rotator releases its lock before the store closes
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -152,6 +156,10 @@ func newHTTPServer(h http.Handler) *http.Server {
 // notifications, or one missed).
 const keyPoll = 5 * time.Second
 
+// keysStaleAfter: a replica that has not loaded the stored key set for this long (six polls) is
+// not ready: it might sign with a key the others have retired or revoked.
+const keysStaleAfter = 6 * keyPoll
+
 // Admin routes, as the access log names them.
 const (
 	routeHealthz = "/healthz"
@@ -178,6 +186,10 @@ func adminHandler(store storage.Store, keys *rotation.Manager, adminToken string
 		}
 		if keys.Current() == nil {
 			writeStatus(w, http.StatusServiceUnavailable, "keys not loaded")
+			return
+		}
+		if !keys.LoadedWithin(keysStaleAfter) {
+			writeStatus(w, http.StatusServiceUnavailable, "key set not reloaded lately")
 			return
 		}
 		writeStatus(w, http.StatusOK, "ready")
