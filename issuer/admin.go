@@ -13,7 +13,6 @@ import (
 	"mime"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -295,15 +294,9 @@ func secondsUntil(t time.Time) int {
 
 // readAdminBody reads a body of at most AdminMaxBodyBytes. A non-empty body must be JSON.
 func readAdminBody(w http.ResponseWriter, r *http.Request) ([]byte, *Error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, AdminMaxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			w.Header().Set("Connection", "close") // the rest is unread (see parseParams)
-			return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: ErrInvalidRequest,
-				Description: "request body is larger than " + strconv.Itoa(AdminMaxBodyBytes>>10) + " KiB"}
-		}
-		return nil, badRequest(ErrInvalidRequest, "request body could not be read")
+	body, e := readBody(w, r, AdminMaxBodyBytes)
+	if e != nil {
+		return nil, e
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, nil

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -22,6 +23,24 @@ const maxFieldLen = 4096
 // params are the parameters of one request, each given at most once (RFC 6749 §3.2).
 type params map[string]string
 
+// readBody reads a request body of at most limit bytes; a longer one is 413.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err == nil {
+		return body, nil
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		// The rest of the body is not read: the connection cannot serve another request.
+		// (net/http closes it by itself only when MaxBytesReader gets its own ResponseWriter,
+		// which the request middleware wraps.)
+		w.Header().Set("Connection", "close")
+		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: ErrInvalidRequest,
+			Description: "request body is larger than " + strconv.FormatInt(limit>>10, 10) + " KiB"}
+	}
+	return nil, badRequest(ErrInvalidRequest, "request body could not be read")
+}
+
 // parseParams reads an application/x-www-form-urlencoded or application/json body. Only the body
 // counts: parameters in the URL query are ignored, so credentials are never taken from a URL.
 func parseParams(w http.ResponseWriter, r *http.Request) (params, *Error) {
@@ -30,17 +49,9 @@ func parseParams(w http.ResponseWriter, r *http.Request) (params, *Error) {
 	if ct == "" || err != nil {
 		return nil, badRequest(ErrInvalidRequest, "Content-Type must be application/x-www-form-urlencoded or application/json")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			// The rest of the body is not read: the connection cannot serve another request.
-			// (net/http closes it by itself only when MaxBytesReader gets its own ResponseWriter,
-			// which the request middleware wraps.)
-			w.Header().Set("Connection", "close")
-			return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: ErrInvalidRequest, Description: "request body is larger than 64 KiB"}
-		}
-		return nil, badRequest(ErrInvalidRequest, "request body could not be read")
+	body, e := readBody(w, r, MaxBodyBytes)
+	if e != nil {
+		return nil, e
 	}
 	var p params
 	var perr *Error

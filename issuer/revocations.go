@@ -2,15 +2,13 @@ package issuer
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/issuer-dev/issuer/jwks"
 	"github.com/issuer-dev/issuer/storage"
 )
 
@@ -54,8 +52,7 @@ func renderRevocations(list storage.Revocations) (*revocationsDoc, error) {
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(body)
-	return &revocationsDoc{body: body, etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`}, nil
+	return &revocationsDoc{body: body, etag: jwks.ETag(body)}, nil
 }
 
 // revocationsHandler serves GET /revocations from a copy it refreshes from the store at most once
@@ -85,7 +82,7 @@ func (h *revocationsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("Cache-Control", revocationsCacheControl)
 	hdr.Set("ETag", doc.etag)
-	if match := r.Header.Get("If-None-Match"); match != "" && etagMatches(match, doc.etag) {
+	if match := r.Header.Get("If-None-Match"); match != "" && jwks.ETagMatches(match, doc.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -153,16 +150,4 @@ func (h *revocationsHandler) fetch(r *http.Request, now time.Time) (*revocations
 		return nil, err
 	}
 	return renderRevocations(list)
-}
-
-// etagMatches implements If-None-Match's weak comparison (RFC 9110 §13.1.2) over a list of tags.
-func etagMatches(header, etag string) bool {
-	opaque := strings.TrimPrefix(etag, "W/")
-	for _, part := range strings.Split(header, ",") {
-		part = strings.TrimSpace(part)
-		if part == "*" || strings.TrimPrefix(part, "W/") == opaque {
-			return true
-		}
-	}
-	return false
 }

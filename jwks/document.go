@@ -20,6 +20,12 @@ type Document struct {
 	etagHdr, lengthHdr []string
 }
 
+// ETag is the strong entity tag of a body: a quoted, shortened SHA-256 of it.
+func ETag(body []byte) string {
+	sum := sha256.Sum256(body)
+	return `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
+}
+
 // Render encodes keys as {"keys": [...]}. Every key must be public: Render refuses private keys so
 // that no code path can publish one.
 func Render(keys []jose.JSONWebKey) (*Document, error) {
@@ -35,7 +41,6 @@ func Render(keys []jose.JSONWebKey) (*Document, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jwks: encode: %w", err)
 	}
-	sum := sha256.Sum256(body)
-	etag := `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
+	etag := ETag(body)
 	return &Document{Body: body, ETag: etag, etagHdr: []string{etag}, lengthHdr: []string{strconv.Itoa(len(body))}}, nil
 }

@@ -34,7 +34,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr["Access-Control-Allow-Origin"] = hdrStar
 	hdr["Cache-Control"] = h.cacheControl
 	hdr["Etag"] = doc.etagHdr
-	if match := r.Header.Get("If-None-Match"); match != "" && etagMatches(match, doc.ETag) {
+	if match := r.Header.Get("If-None-Match"); match != "" && ETagMatches(match, doc.ETag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -46,8 +46,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// etagMatches implements If-None-Match's weak comparison (RFC 9110 §13.1.2) over a list of tags.
-func etagMatches(header, etag string) bool {
+// ETagMatches implements If-None-Match's weak comparison (RFC 9110 §13.1.2) over a list of tags.
+func ETagMatches(header, etag string) bool {
 	opaque := strings.TrimPrefix(etag, "W/")
 	for _, part := range strings.Split(header, ",") {
 		part = strings.TrimSpace(part)

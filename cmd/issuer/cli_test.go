@@ -705,6 +705,42 @@ func serving(t testing.TB, log *syncBuffer, exited <-chan result, within time.Du
 }
 
 // httpClient bounds every request the tests make.
+// inProcess is `serve` running in this process on ports the kernel picked.
+type inProcess struct {
+	listen, admin string
+	log           *syncBuffer // serve's standard error
+	cancel        context.CancelFunc
+	exited        chan result
+}
+
+// serveInProcess runs `serve` (ES256) on the cli's store until stop or the end of the test.
+func (c *cli) serveInProcess(t testing.TB) *inProcess {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	p := &inProcess{log: &syncBuffer{}, cancel: cancel, exited: make(chan result, 1)}
+	go func() {
+		p.exited <- c.runContext(ctx, &syncBuffer{}, p.log, "", "serve",
+			"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--signing-algorithm", "ES256")
+	}()
+	p.listen, p.admin = serving(t, p.log, p.exited, 30*time.Second)
+	return p
+}
+
+// stop ends serve's context and requires it to return nil within 20s.
+func (p *inProcess) stop(t testing.TB) {
+	t.Helper()
+	p.cancel()
+	select {
+	case r := <-p.exited:
+		if r.err != nil {
+			t.Fatalf("serve returned %v after its context ended; want nil", r.err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not return within 20s of its context ending")
+	}
+}
+
 var httpClient = &http.Client{Timeout: 10 * time.Second}
 
 func getStatus(t testing.TB, u string) int {
@@ -727,15 +763,8 @@ func TestServeInProcess(t *testing.T) {
 		t.Fatalf("keys list on a new store: %q", out)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	log := &syncBuffer{}
-	exited := make(chan result, 1)
-	go func() {
-		exited <- c.runContext(ctx, &syncBuffer{}, log, "", "serve",
-			"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--signing-algorithm", "ES256")
-	}()
-	listen, admin := serving(t, log, exited, 30*time.Second)
+	srv := c.serveInProcess(t)
+	listen, admin, log := srv.listen, srv.admin, srv.log
 	if code := getStatus(t, "http://"+admin+"/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz: %d", code)
 	}
@@ -763,15 +792,7 @@ func TestServeInProcess(t *testing.T) {
 		t.Fatalf("password grant: %d, %v", resp.StatusCode, err)
 	}
 
-	cancel()
-	select {
-	case r := <-exited:
-		if r.err != nil {
-			t.Fatalf("serve returned %v after its context ended; want nil", r.err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not return within 20s of its context ending")
-	}
+	srv.stop(t)
 	for _, secretish := range []string{"pw for alice", secret, tok.AccessToken} {
 		if strings.Contains(log.String(), secretish) {
 			t.Errorf("the server log holds a secret: %q", secretish)

@@ -373,11 +373,7 @@ func testQuickstart(t *testing.T, bin string) {
 	}
 	sub := m[1]
 	out = in.ok("", "clients", "add", "app", "--grant", "password", "--grant", "refresh_token", "--scope", "openid", "--scope", "read")
-	m = regexp.MustCompile(`(?m)^client_secret: ([A-Za-z0-9_-]{43})$`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("clients add: stdout %q: want client_secret: and 43 base64url characters", out)
-	}
-	secret := m[1]
+	secret := clientSecret(t, out)
 
 	var disc struct {
 		Issuer  string `json:"issuer"`

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestServeMetricsAndAccessLog runs `issuer serve` in this process and checks the wiring: /metrics
@@ -22,15 +20,8 @@ func TestServeMetricsAndAccessLog(t *testing.T) {
 	c.ok("pw for alice\n", "users", "add", "alice", "--password-stdin")
 	secret := secretLine.FindStringSubmatch(c.ok("", "clients", "add", "app", "--grant", "password", "--scope", "openid"))[1]
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	log := &syncBuffer{}
-	exited := make(chan result, 1)
-	go func() {
-		exited <- c.runContext(ctx, &syncBuffer{}, log, "", "serve",
-			"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--signing-algorithm", "ES256")
-	}()
-	listen, admin := serving(t, log, exited, 30*time.Second)
+	srv := c.serveInProcess(t)
+	listen, admin, log := srv.listen, srv.admin, srv.log
 
 	get := func(u string, header map[string]string) (*http.Response, string) {
 		t.Helper()
@@ -116,15 +107,7 @@ func TestServeMetricsAndAccessLog(t *testing.T) {
 		t.Error("/metrics counts the admin listener's requests or names a raw path")
 	}
 
-	cancel()
-	select {
-	case r := <-exited:
-		if r.err != nil {
-			t.Fatalf("serve returned %v after its context ended; want nil", r.err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not return within 20s of its context ending")
-	}
+	srv.stop(t)
 
 	// One access line per request, at Info except the quiet successes (JWKS, health probes).
 	access := map[string]map[string]any{}

@@ -293,10 +293,13 @@ func (s *server) waitServing(t testing.TB, within time.Duration) {
 	}
 }
 
+// generatedSecret is the line of `clients add` with a generated secret: 256 bits, base64url.
+var generatedSecret = regexp.MustCompile(`(?m)^client_secret: ([A-Za-z0-9_-]{43})$`)
+
 // clientSecret takes the generated secret from the output of `clients add`.
 func clientSecret(t testing.TB, out string) string {
 	t.Helper()
-	m := regexp.MustCompile(`(?m)^client_secret: ([A-Za-z0-9_-]{43})$`).FindStringSubmatch(out)
+	m := generatedSecret.FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("clients add: stdout %q: want client_secret: and 43 base64url characters", out)
 	}
