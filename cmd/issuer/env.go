@@ -84,6 +84,17 @@ func withEnv(run func(cmd *cobra.Command, args []string, e *env) error) func(*co
 	}
 }
 
+// newKeyManager is the key manager the configuration describes, on the bare store (the rotator
+// looks for the store's lock and notifications).
+func (e *env) newKeyManager(log *slog.Logger) *rotation.Manager {
+	return rotation.NewManager(e.store, rotation.Lifecycle{
+		Policy:  rotation.NewPolicy(e.cfg.Rotation.Period, e.cfg.Tokens.AccessTTL),
+		Alg:     e.cfg.Signing.Algorithm,
+		RSABits: e.cfg.Signing.RSABits,
+		Sealer:  e.sealer,
+	}, nil, log)
+}
+
 // clientHasher loads the key client secrets are hashed with.
 func (e *env) clientHasher(ctx context.Context) (*secrets.ClientHasher, error) {
 	return secrets.LoadClientHasher(ctx, e.store, e.sealer)

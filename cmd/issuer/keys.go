@@ -58,12 +58,7 @@ func (e *env) keyManager(ctx context.Context) (*rotation.Manager, error) {
 	if len(set.Keys) == 0 {
 		return nil, errors.New("no keys yet: run issuer serve first")
 	}
-	m := rotation.NewManager(e.store, rotation.Lifecycle{
-		Policy:  rotation.NewPolicy(e.cfg.Rotation.Period, e.cfg.Tokens.AccessTTL),
-		Alg:     e.cfg.Signing.Algorithm,
-		RSABits: e.cfg.Signing.RSABits,
-		Sealer:  e.sealer,
-	}, nil, e.log)
+	m := e.newKeyManager(e.log)
 	if err := m.Reload(ctx); err != nil {
 		return nil, fmt.Errorf("nothing changed: %w", err)
 	}

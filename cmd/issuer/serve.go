@@ -54,12 +54,7 @@ func serve(ctx context.Context, cmd *cobra.Command, log *slog.Logger) error {
 	// backend interfaces that a decorator would hide.
 	m := metrics.New()
 	store := m.InstrumentStore(e.store)
-	keys := rotation.NewManager(e.store, rotation.Lifecycle{
-		Policy:  rotation.NewPolicy(cfg.Rotation.Period, cfg.Tokens.AccessTTL),
-		Alg:     cfg.Signing.Algorithm,
-		RSABits: cfg.Signing.RSABits,
-		Sealer:  e.sealer,
-	}, nil, log)
+	keys := e.newKeyManager(log)
 	keys.OnChange(m.KeySetChanged)
 	if err := keys.Start(startCtx); err != nil {
 		return err
