@@ -41,6 +41,15 @@ var (
 	ErrScopeNotGranted = errors.New("storage: scope exceeds the original grant")
 )
 
+// ReplayError is Rotate's outcome when the presented token was spent within its grace window
+// (Rotation.Grace) by the same client, and its successor has not been spent since: Response is
+// what the spending Rotate stored, byte for byte. Nothing changed. Match it with errors.As.
+type ReplayError struct{ Response []byte }
+
+func (*ReplayError) Error() string {
+	return "storage: refresh token spent within its grace window; the stored response replays"
+}
+
 // User is a resource owner who signs in with a password.
 type User struct {
 	// ID is the stable subject identifier (the `sub` claim). It never changes, not even when the
@@ -132,6 +141,14 @@ type Rotation struct {
 	// family); ExpiresAt is capped at the family's ExpiresAt.
 	Next RefreshToken
 	Now  time.Time
+	// Grace, when positive, keeps Response (the caller's sealed answer to this rotation) with the
+	// spend until Now+Grace. Until then, Rotate of the same token by the same client returns a
+	// *ReplayError carrying Response instead of revoking the family, as long as the successor
+	// has not been spent (a replay after that is reuse). A later spend in the family replaces the
+	// kept response; a spend without grace forgets it. Response must not be empty when Grace is
+	// positive. Zero: no grace, and a spent token presented again is reuse.
+	Grace    time.Duration
+	Response []byte
 }
 
 // RefreshStore keeps refresh-token families.
@@ -150,6 +167,8 @@ type RefreshStore interface {
 	//   unknown hash, or not stored under
 	//   r.UserID and r.FamilyID              → ErrNotFound (nothing spent)
 	//   family revoked                       → ErrFamilyRevoked
+	//   token already spent, within the
+	//   grace of its spend (see Grace)       → *ReplayError (nothing changes)
 	//   token already spent                  → ErrTokenSpent, and the family is revoked
 	//   family or token expired at r.Now     → ErrTokenExpired
 	//   family owned by another client       → ErrClientMismatch (nothing spent)
@@ -165,6 +184,12 @@ type RefreshStore interface {
 	RevokeFamily(ctx context.Context, userID, familyID string) error
 	// RevokeUserFamilies ends every family of a user and returns how many were live.
 	RevokeUserFamilies(ctx context.Context, userID string) (int, error)
+	// KeepNewestFamilies revokes all but the keep newest of a user's live families (not revoked,
+	// not expired at now), newest by CreatedAt, then by ID byte-wise, and returns how many it
+	// revoked. Called after each login with the session limit, it leaves at most keep sessions
+	// whatever the interleaving of concurrent logins: every call keeps the same newest ones.
+	// keep must be at least 1.
+	KeepNewestFamilies(ctx context.Context, userID string, keep int, now time.Time) (int, error)
 }
 
 // RevokedToken is one access token on the denylist.

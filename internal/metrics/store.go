@@ -54,6 +54,7 @@ const (
 	opFamilyByToken
 	opRevokeFamily
 	opRevokeUserFamilies
+	opKeepNewestFamilies
 	opRevokeAccessToken
 	opAccessTokenRevoked
 	opSetUserNotBefore
@@ -89,6 +90,7 @@ var opNames = [nOps]string{
 	opFamilyByToken:      "FamilyByToken",
 	opRevokeFamily:       "RevokeFamily",
 	opRevokeUserFamilies: "RevokeUserFamilies",
+	opKeepNewestFamilies: "KeepNewestFamilies",
 	opRevokeAccessToken:  "RevokeAccessToken",
 	opAccessTokenRevoked: "AccessTokenRevoked",
 	opSetUserNotBefore:   "SetUserNotBefore",
@@ -119,6 +121,7 @@ const (
 	resFamilyRevoked
 	resClientMismatch
 	resScopeNotGranted
+	resReplayed
 	resTimeout
 	resCanceled
 	resError
@@ -135,6 +138,7 @@ var resultNames = [nResults]string{
 	resFamilyRevoked:   "family_revoked",
 	resClientMismatch:  "client_mismatch",
 	resScopeNotGranted: "scope_not_granted",
+	resReplayed:        "replayed",
 	resTimeout:         "timeout",
 	resCanceled:        "canceled",
 	resError:           "error",
@@ -162,6 +166,10 @@ func classify(err error) result {
 		if errors.Is(err, s.err) {
 			return s.res
 		}
+	}
+	var replay *storage.ReplayError
+	if errors.As(err, &replay) {
+		return resReplayed
 	}
 	var te interface{ Timeout() bool } // net.Error and os deadline errors
 	switch {
@@ -302,6 +310,14 @@ func (s *Store) RevokeUserFamilies(ctx context.Context, userID string) (int, err
 	start := time.Now()
 	v, err := s.next.RevokeUserFamilies(ctx, userID)
 	s.observe(opRevokeUserFamilies, start, err)
+	return v, err
+}
+
+// KeepNewestFamilies times the wrapped store's KeepNewestFamilies.
+func (s *Store) KeepNewestFamilies(ctx context.Context, userID string, keep int, now time.Time) (int, error) {
+	start := time.Now()
+	v, err := s.next.KeepNewestFamilies(ctx, userID, keep, now)
+	s.observe(opKeepNewestFamilies, start, err)
 	return v, err
 }
 

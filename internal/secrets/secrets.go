@@ -3,6 +3,7 @@ package secrets
 
 import (
 	"context"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -136,4 +137,36 @@ func (h *ClientHasher) Hash(secret string) []byte {
 func (h *ClientHasher) Verify(stored []byte, secret string) bool {
 	got := h.Hash(secret)
 	return len(stored) == len(got) && hmac.Equal(stored, got)
+}
+
+// tokenSealInfo separates the keys SealForToken derives from every other use of a token.
+const tokenSealInfo = "issuer: refresh grace response v1"
+
+// SealForToken encrypts plain so that only a holder of token can read it: AES-256-GCM (the
+// rotation package's sealer) under a key derived from the token with HKDF-SHA256. A refresh's
+// answer is kept so for its reuse grace: the store holds only the token's hash, so a copy of the
+// store does not reveal the successor inside.
+func SealForToken(token string, plain []byte) []byte {
+	return tokenSealer(token).Seal(plain, []byte(tokenSealInfo))
+}
+
+// OpenForToken decrypts what SealForToken sealed for the same token.
+func OpenForToken(token string, sealed []byte) ([]byte, error) {
+	plain, err := tokenSealer(token).Open(sealed, []byte(tokenSealInfo))
+	if err != nil {
+		return nil, errors.New("secrets: the sealed response does not open with this token")
+	}
+	return plain, nil
+}
+
+func tokenSealer(token string) *rotation.Sealer {
+	key, err := hkdf.Key(sha256.New, []byte(token), nil, tokenSealInfo, 32)
+	if err != nil {
+		panic("secrets: hkdf: " + err.Error()) // only for a key length sha256 cannot give
+	}
+	s, err := rotation.NewSealer(key)
+	if err != nil {
+		panic("secrets: " + err.Error()) // only for a key that is not 32 bytes
+	}
+	return s
 }

@@ -104,3 +104,42 @@ func TestClientHasher(t *testing.T) {
 		t.Fatal("the key opened with another key-encryption key")
 	}
 }
+
+func TestSealForToken(t *testing.T) {
+	tok := NewRefreshToken("u1", "f1")
+	other := NewRefreshToken("u1", "f1")
+	plain := []byte(`{"access_token":"a","refresh_token":"b"}`)
+	sealed := SealForToken(tok, plain)
+	if bytes.Contains(sealed, plain) || bytes.Contains(sealed, []byte("refresh_token")) {
+		t.Fatal("the sealed response shows its plain text")
+	}
+	if again := SealForToken(tok, plain); bytes.Equal(again, sealed) {
+		t.Error("two seals of one response are equal: the nonce is not random")
+	}
+	got, err := OpenForToken(tok, sealed)
+	if err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("OpenForToken = %q, %v; want %q", got, err, plain)
+	}
+	for name, tc := range map[string]struct {
+		token  string
+		sealed []byte
+	}{
+		"another token":   {other, sealed},
+		"the token hash":  {HashToken(tok), sealed},
+		"flipped bit":     {tok, flip(sealed, len(sealed)-1)},
+		"flipped nonce":   {tok, flip(sealed, 0)},
+		"truncated":       {tok, sealed[:len(sealed)-1]},
+		"empty":           {tok, nil},
+		"shorter than IV": {tok, sealed[:5]},
+	} {
+		if got, err := OpenForToken(tc.token, tc.sealed); err == nil {
+			t.Errorf("%s: opened to %q", name, got)
+		}
+	}
+}
+
+func flip(b []byte, i int) []byte {
+	out := bytes.Clone(b)
+	out[i] ^= 1
+	return out
+}

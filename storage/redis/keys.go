@@ -16,6 +16,7 @@ const (
 	familyPrefix  = "iss:fam:"
 	tokenPrefix   = "iss:rt:"
 	userFamPrefix = "iss:ufam:"
+	gracePrefix   = "iss:grace:"
 	// The revocations live under one tag: every replica reads them whole (Revocations), and a
 	// script that writes them touches two of them.
 	deniedKey    = "iss:{revocations}:jti"
@@ -41,3 +42,6 @@ func taggable(userID string) bool { return userID != "" && userID[0] != '}' }
 func familyKey(userID, id string) string   { return familyPrefix + userTag(userID) + ":" + id }
 func tokenKey(userID, hash string) string  { return tokenPrefix + userTag(userID) + ":" + hash }
 func userFamiliesKey(userID string) string { return userFamPrefix + userTag(userID) }
+
+// graceKey holds the response kept for a family's latest spend within its reuse grace.
+func graceKey(userID, familyID string) string { return gracePrefix + userTag(userID) + ":" + familyID }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/issuer-dev/issuer/storage"
 )
@@ -20,6 +23,7 @@ const (
 	rotateScopeWider    = 6
 	rotateSuccessorUsed = 7
 	rotateTooLate       = 8
+	rotateReplay        = 9
 )
 
 // errSuccessorExists: the successor's hash is already stored. With 256-bit random tokens this
@@ -79,21 +83,29 @@ func (s *Store) Rotate(ctx context.Context, r storage.Rotation) (storage.Family,
 	if !taggable(r.UserID) { // no family was ever stored under it
 		return storage.Family{}, fmt.Errorf("redis: rotate refresh token: %w", storage.ErrNotFound)
 	}
+	if r.Grace > 0 && len(r.Response) == 0 {
+		return storage.Family{}, errors.New("redis: rotate refresh token: grace without a response to keep")
+	}
 	sent := time.Now()
 	by, ok := s.runBy(ctx)
 	if !ok {
 		return storage.Family{}, fmt.Errorf("redis: rotate refresh token: %w", errTooLate)
 	}
-	args := make([]any, 0, 5+len(r.Scope))
-	args = append(args, ms(r.Now), r.ClientID, ms(r.Next.ExpiresAt), r.FamilyID, by)
+	var grace, response any = int64(0), ""
+	if r.Grace > 0 {
+		grace, response = max(r.Grace.Milliseconds(), 1), r.Response
+	}
+	args := make([]any, 0, 7+len(r.Scope))
+	args = append(args, ms(r.Now), r.ClientID, ms(r.Next.ExpiresAt), r.FamilyID, by, grace, response)
 	for _, sc := range r.Scope {
 		args = append(args, sc)
 	}
-	keys := []string{tokenKey(r.UserID, r.Hash), tokenKey(r.UserID, r.Next.Hash), familyKey(r.UserID, r.FamilyID)}
+	keys := []string{tokenKey(r.UserID, r.Hash), tokenKey(r.UserID, r.Next.Hash), familyKey(r.UserID, r.FamilyID),
+		graceKey(r.UserID, r.FamilyID)}
 	reply, err := rotateScript.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
 		if mayHaveRun(err) {
-			s.takeBack(keys[0], keys[1])
+			s.takeBack(keys[0], keys[1], keys[3])
 		}
 		return storage.Family{}, fmt.Errorf("redis: rotate refresh token: %w", err)
 	}
@@ -103,6 +115,16 @@ func (s *Store) Rotate(ctx context.Context, r storage.Rotation) (storage.Family,
 	}
 	if code == rotateTooLate && time.Since(sent) < s.replyWait-lateMargin {
 		s.skewSuspect() // a prompt "too late": Redis's clock is ahead of what was measured
+	}
+	if code == rotateReplay {
+		var kept string
+		if len(reply) == 2 {
+			kept, ok = reply[1].(string)
+		}
+		if len(reply) != 2 || !ok {
+			return storage.Family{}, errors.New("redis: rotate refresh token: malformed replay reply")
+		}
+		return storage.Family{}, fmt.Errorf("redis: rotate refresh token: %w", &storage.ReplayError{Response: []byte(kept)})
 	}
 	if code != rotateOK {
 		if e := rotateErrors[code]; e != nil {
@@ -129,7 +151,7 @@ const (
 // 503) and again until Redis answers; it is idempotent. A Rotate that runs after the undo is past
 // its run-by time (runBy) and changes nothing. It is best effort: it lives in this process, is
 // tried for takeBackFor, and Close waits only closeWait for it.
-func (s *Store) takeBack(presentedKey, successorKey string) {
+func (s *Store) takeBack(presentedKey, successorKey, graceKey string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed || s.noTakeBack {
@@ -141,7 +163,7 @@ func (s *Store) takeBack(presentedKey, successorKey string) {
 		give := time.Now().Add(takeBackFor)
 		for {
 			ctx, cancel := context.WithTimeout(s.bgCtx, opTimeout)
-			err := undoRotateScript.Run(ctx, s.rdb, []string{presentedKey, successorKey}).Err()
+			err := undoRotateScript.Run(ctx, s.rdb, []string{presentedKey, successorKey, graceKey}).Err()
 			cancel()
 			if err == nil || time.Now().After(give) {
 				return
@@ -185,37 +207,59 @@ func (s *Store) RevokeFamily(ctx context.Context, userID, familyID string) error
 	return nil
 }
 
-// revokeUserAttempts bounds how often RevokeUserFamilies reads the index again because logins
-// kept adding families to it.
+// revokeUserAttempts bounds how often a script over a user's whole index (overUserFamilies) reads
+// the index again because logins kept adding families to it.
 const revokeUserAttempts = 10
 
 // RevokeUserFamilies revokes every family in the user's index and returns how many were live
-// (not revoked before); families that expired are dropped from the index on the way. It reads
-// the index, then passes every family key to the script, which refuses (and the index is read
-// again) when a login added a family in between.
+// (not revoked before); families that expired are dropped from the index on the way.
 func (s *Store) RevokeUserFamilies(ctx context.Context, userID string) (int, error) {
-	if !taggable(userID) {
+	n, err := s.overUserFamilies(ctx, userID, revokeUserFamiliesScript, ms(time.Now()))
+	if err != nil {
+		return 0, fmt.Errorf("redis: revoke refresh families of user %q: %w", userID, err)
+	}
+	return n, nil
+}
+
+// KeepNewestFamilies revokes all but the keep newest live families in the user's index.
+func (s *Store) KeepNewestFamilies(ctx context.Context, userID string, keep int, now time.Time) (int, error) {
+	if keep < 1 {
+		return 0, fmt.Errorf("redis: keep newest refresh families: keep %d, must be at least 1", keep)
+	}
+	n, err := s.overUserFamilies(ctx, userID, keepNewestFamiliesScript, ms(now), keep)
+	if err != nil {
+		return 0, fmt.Errorf("redis: keep newest refresh families of user %q: %w", userID, err)
+	}
+	return n, nil
+}
+
+// overUserFamilies runs script over every family in the user's index: it reads the index, then
+// passes the index and every family key in KEYS, and args followed by the family ids in ARGV. The
+// script answers -1 (having done nothing) when the index holds a family it was not given, a login
+// that came in meanwhile, and the index is read again; otherwise its answer is returned.
+func (s *Store) overUserFamilies(ctx context.Context, userID string, script *redis.Script, args ...any) (int, error) {
+	if !taggable(userID) { // no family was ever stored under it
 		return 0, nil
 	}
 	index := userFamiliesKey(userID)
 	for range revokeUserAttempts {
 		ids, err := s.rdb.SMembers(ctx, index).Result()
 		if err != nil {
-			return 0, fmt.Errorf("redis: revoke refresh families of user %q: %w", userID, err)
+			return 0, err
 		}
-		keys, args := []string{index}, []any{ms(time.Now())}
+		keys, argv := []string{index}, slices.Clone(args)
 		for _, id := range ids {
-			keys, args = append(keys, familyKey(userID, id)), append(args, id)
+			keys, argv = append(keys, familyKey(userID, id)), append(argv, id)
 		}
-		n, err := revokeUserFamiliesScript.Run(ctx, s.rdb, keys, args...).Int()
+		n, err := script.Run(ctx, s.rdb, keys, argv...).Int()
 		if err != nil {
-			return 0, fmt.Errorf("redis: revoke refresh families of user %q: %w", userID, err)
+			return 0, err
 		}
 		if n >= 0 {
 			return n, nil
 		}
 	}
-	return 0, fmt.Errorf("redis: revoke refresh families of user %q: new logins kept coming in", userID)
+	return 0, errors.New("new logins kept coming in")
 }
 
 // decodeFamilyReply reads a family from the [field, value, ...] list a script returned.

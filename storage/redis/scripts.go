@@ -32,6 +32,10 @@ var (
 	revokeFamilySrc    string
 	revokeFamilyScript = redis.NewScript(revokeFamilySrc)
 
+	//go:embed scripts/keep_newest_families.lua
+	keepNewestFamiliesSrc    string
+	keepNewestFamiliesScript = redis.NewScript(keepNewestFamiliesSrc)
+
 	//go:embed scripts/revoke_user_families.lua
 	revokeUserFamiliesSrc    string
 	revokeUserFamiliesScript = redis.NewScript(revokeUserFamiliesSrc)

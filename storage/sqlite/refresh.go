@@ -64,6 +64,8 @@ func (s *Store) Rotate(ctx context.Context, r storage.Rotation) (storage.Family,
 		return storage.Family{}, errors.New("sqlite: rotate refresh token: no time given")
 	case r.Next.Hash == "":
 		return storage.Family{}, errors.New("sqlite: rotate refresh token: no successor given")
+	case r.Grace > 0 && len(r.Response) == 0:
+		return storage.Family{}, errors.New("sqlite: rotate refresh token: grace without a response to keep")
 	}
 	tx, err := s.rw.BeginTx(ctx, nil)
 	if err != nil {
@@ -87,6 +89,11 @@ func (s *Store) Rotate(ctx context.Context, r storage.Rotation) (storage.Family,
 	case revoked:
 		return storage.Family{}, fmt.Errorf("sqlite: rotate refresh token of family %q: %w", f.ID, storage.ErrFamilyRevoked)
 	case spent:
+		if response, ok, err := replay(ctx, tx, f.ID, r); err != nil {
+			return storage.Family{}, fmt.Errorf("sqlite: rotate refresh token of family %q: %w", f.ID, err)
+		} else if ok {
+			return storage.Family{}, fmt.Errorf("sqlite: rotate refresh token of family %q: %w", f.ID, &storage.ReplayError{Response: response})
+		}
 		return storage.Family{}, s.reused(ctx, tx, f.ID)
 	case !r.Now.Before(time.UnixMilli(tokenExpires)) || !r.Now.Before(f.ExpiresAt):
 		return storage.Family{}, fmt.Errorf("sqlite: rotate refresh token of family %q: %w", f.ID, storage.ErrTokenExpired)
@@ -112,10 +119,39 @@ func (s *Store) Rotate(ctx context.Context, r storage.Rotation) (storage.Family,
 	if err := insertToken(ctx, tx, r.Next.Hash, f.ID, capExpiry(r.Next.ExpiresAt, f.ExpiresAt)); err != nil {
 		return storage.Family{}, fmt.Errorf("sqlite: rotate refresh token of family %q: storing the successor: %w", f.ID, err)
 	}
+	// This spend's response replaces the family's kept one; without grace, none is kept.
+	if r.Grace > 0 {
+		_, err = tx.ExecContext(ctx, `
+			INSERT INTO refresh_grace (family_id, hash, client_id, response, ends_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (family_id) DO UPDATE SET hash = excluded.hash, client_id = excluded.client_id,
+				response = excluded.response, ends_at = excluded.ends_at`,
+			f.ID, r.Hash, r.ClientID, r.Response, r.Now.Add(r.Grace).UnixMilli())
+	} else {
+		_, err = tx.ExecContext(ctx, `DELETE FROM refresh_grace WHERE family_id = ?`, f.ID)
+	}
+	if err != nil {
+		return storage.Family{}, fmt.Errorf("sqlite: rotate refresh token of family %q: keeping the response: %w", f.ID, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return storage.Family{}, fmt.Errorf("sqlite: rotate refresh token of family %q: %w", f.ID, err)
 	}
 	return f, nil
+}
+
+// replay returns the response kept for r's spent token if r replays it within its grace window:
+// the family's latest spend was of r.Hash, by r.ClientID, and its window is still open at r.Now.
+func replay(ctx context.Context, tx *sql.Tx, familyID string, r storage.Rotation) ([]byte, bool, error) {
+	var response []byte
+	err := tx.QueryRowContext(ctx, `
+		SELECT response FROM refresh_grace WHERE family_id = ? AND hash = ? AND client_id = ? AND ends_at > ?`,
+		familyID, r.Hash, r.ClientID, r.Now.UnixMilli()).Scan(&response)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("reading the kept response: %w", err)
+	}
+	return response, true, nil
 }
 
 // reused revokes family id after a spent token of it came back, commits tx, and returns
@@ -184,6 +220,28 @@ func (s *Store) RevokeUserFamilies(ctx context.Context, userID string) (int, err
 		`UPDATE refresh_families SET revoked = 1 WHERE user_id = ? AND revoked = 0`, userID))
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: revoke refresh families of user %q: %w", userID, err)
+	}
+	return int(n), nil
+}
+
+// KeepNewestFamilies revokes all but the keep newest live families of a user (newest by
+// created_at, then id), in one write transaction.
+func (s *Store) KeepNewestFamilies(ctx context.Context, userID string, keep int, now time.Time) (int, error) {
+	if keep < 1 {
+		return 0, fmt.Errorf("sqlite: keep newest refresh families: keep %d, must be at least 1", keep)
+	}
+	var n int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		n, err = affected(tx.ExecContext(ctx, `
+			UPDATE refresh_families SET revoked = 1 WHERE id IN (
+				SELECT id FROM refresh_families WHERE user_id = ? AND revoked = 0 AND expires_at > ?
+				ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?)`,
+			userID, now.UnixMilli(), keep))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: keep newest refresh families of user %q: %w", userID, err)
 	}
 	return int(n), nil
 }

@@ -111,6 +111,19 @@ CREATE TABLE user_not_before (
 ) STRICT;
 CREATE INDEX user_not_before_by_expiry ON user_not_before (keep_until);
 `,
+	// 4: the response kept for a family's latest refresh within its reuse grace (Rotation.Grace).
+	// One row per family at most: a later spend replaces or deletes it; the sweeper deletes it
+	// once it has ended.
+	`
+CREATE TABLE refresh_grace (
+	family_id  TEXT NOT NULL PRIMARY KEY REFERENCES refresh_families (id) ON DELETE CASCADE,
+	hash       TEXT NOT NULL,    -- the spent token the response answers
+	client_id  TEXT NOT NULL,    -- the client that spent it
+	response   BLOB NOT NULL,    -- sealed by the caller
+	ends_at    INTEGER NOT NULL  -- spent_at + grace; replays end then
+) STRICT;
+CREATE INDEX refresh_grace_by_end ON refresh_grace (ends_at);
+`,
 }
 
 // migrate applies the missing migrations in one transaction. The transaction begins IMMEDIATE, so

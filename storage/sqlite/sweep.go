@@ -30,6 +30,7 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) (int, error) {
 				{"ended throttle windows", `DELETE FROM throttle WHERE window_end <= ?`},
 				{"expired access-token revocations", `DELETE FROM revoked_access_tokens WHERE expires_at <= ?`},
 				{"ended user not-before times", `DELETE FROM user_not_before WHERE keep_until <= ?`},
+				{"ended refresh grace windows", `DELETE FROM refresh_grace WHERE ends_at <= ?`},
 			} {
 				n, err := affected(s.rw.ExecContext(ctx, q.stmt, now.UnixMilli()))
 				if err != nil {

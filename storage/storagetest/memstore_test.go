@@ -50,6 +50,15 @@ type memWindow struct {
 type memFamily struct {
 	f       storage.Family
 	revoked bool
+	grace   *memGrace // the response kept for the family's latest spend, if it had grace
+}
+
+// memGrace is a spend's kept response: replayed for hash until ends.
+type memGrace struct {
+	hash     string
+	response []byte
+	ends     time.Time
+	client   string
 }
 
 type memToken struct {
@@ -362,6 +371,9 @@ func (m *memStore) Rotate(ctx context.Context, r storage.Rotation) (storage.Fami
 	switch {
 	case fam.revoked:
 		return storage.Family{}, storage.ErrFamilyRevoked
+	case tok.spent && fam.grace != nil && fam.grace.hash == r.Hash && (r.Now.Before(fam.grace.ends) || m.is("grace-no-expiry")) &&
+		(fam.grace.client == r.ClientID || m.is("grace-any-client")):
+		return storage.Family{}, &storage.ReplayError{Response: m.bytes(fam.grace.response)}
 	case tok.spent:
 		return reuse()
 	case expired(tok.expires) || (!m.is("no-family-expiry") && expired(fam.f.ExpiresAt)):
@@ -390,6 +402,12 @@ func (m *memStore) Rotate(ctx context.Context, r storage.Rotation) (storage.Fami
 		return storage.Family{}, fmt.Errorf("successor hash already stored")
 	}
 	tok.spent = true
+	switch {
+	case r.Grace > 0:
+		fam.grace = &memGrace{hash: r.Hash, response: m.bytes(r.Response), ends: r.Now.Add(r.Grace), client: r.ClientID}
+	case !m.is("grace-outlives-later-spend"):
+		fam.grace = nil
+	}
 	famID := fam.f.ID
 	if m.is("next-family-from-caller") && r.Next.FamilyID != "" {
 		famID = r.Next.FamilyID
@@ -435,6 +453,36 @@ func (m *memStore) RevokeUserFamilies(ctx context.Context, userID string) (int, 
 			n++
 		}
 		fam.revoked = true
+	}
+	return n, nil
+}
+
+func (m *memStore) KeepNewestFamilies(ctx context.Context, userID string, keep int, now time.Time) (int, error) {
+	if keep < 1 {
+		return 0, fmt.Errorf("keep %d: must be at least 1", keep)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var live []*memFamily
+	for _, fam := range m.families {
+		if fam.f.UserID == userID && !fam.revoked && (now.Before(fam.f.ExpiresAt) || m.is("keep-newest-counts-expired")) {
+			live = append(live, fam)
+		}
+	}
+	// Newest first: later CreatedAt, then larger ID.
+	slices.SortFunc(live, func(a, b *memFamily) int {
+		if m.is("keep-newest-ignores-id") {
+			return b.f.CreatedAt.Compare(a.f.CreatedAt)
+		}
+		return cmp.Or(b.f.CreatedAt.Compare(a.f.CreatedAt), strings.Compare(b.f.ID, a.f.ID))
+	})
+	if m.is("keep-oldest") {
+		slices.Reverse(live)
+	}
+	n := 0
+	for _, fam := range live[min(keep, len(live)):] {
+		fam.revoked = true
+		n++
 	}
 	return n, nil
 }

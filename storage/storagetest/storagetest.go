@@ -47,6 +47,8 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	t.Run("Clients", func(t *testing.T) { testClients(t, newStore) })
 	t.Run("Refresh", func(t *testing.T) { testRefresh(t, newStore) })
 	t.Run("RefreshConcurrency", func(t *testing.T) { testRefreshConcurrency(t, newStore) })
+	t.Run("Grace", func(t *testing.T) { testGrace(t, newStore) })
+	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStore) })
 	t.Run("Revocations", func(t *testing.T) { testRevocations(t, newStore) })
 	t.Run("Keys", func(t *testing.T) { testKeys(t, newStore) })
 	t.Run("Secrets", func(t *testing.T) { testSecrets(t, newStore) })
