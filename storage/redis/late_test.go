@@ -50,6 +50,12 @@ func TestLateRotateChangesNothing(t *testing.T) {
 // oneFamily stores family fam-1 of user u-1 with first token h0 and returns a Rotate in it.
 func oneFamily(t *testing.T, s *Store) (rotate func(hash, next string) error) {
 	t.Helper()
+	return oneFamilyWithGrace(t, s, 0)
+}
+
+// oneFamilyWithGrace is oneFamily whose rotations keep the response "answer to <hash>" for grace.
+func oneFamilyWithGrace(t *testing.T, s *Store, grace time.Duration) (rotate func(hash, next string) error) {
+	t.Helper()
 	now := time.Now()
 	end := now.Add(time.Hour)
 	if err := s.CreateFamily(t.Context(), storage.Family{ID: "fam-1", UserID: "u-1", ClientID: "web", ExpiresAt: end},
@@ -58,7 +64,8 @@ func oneFamily(t *testing.T, s *Store) (rotate func(hash, next string) error) {
 	}
 	return func(hash, next string) error {
 		_, err := s.Rotate(t.Context(), storage.Rotation{UserID: "u-1", FamilyID: "fam-1", Hash: hash, ClientID: "web",
-			Next: storage.RefreshToken{Hash: next, ExpiresAt: end}, Now: now})
+			Next: storage.RefreshToken{Hash: next, ExpiresAt: end}, Now: now,
+			Grace: grace, Response: []byte("answer to " + hash)})
 		return err
 	}
 }

@@ -2,12 +2,15 @@ package redis
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/issuer-dev/issuer/internal/redistest"
 	"github.com/issuer-dev/issuer/storage"
@@ -72,12 +75,19 @@ func (p *replyDropper) URL() string { return "redis://" + p.ln.Addr().String() }
 // TestLostRotateReplyIsTakenBack: Redis runs a Rotate but its reply is lost, so the caller answers
 // "temporarily unavailable". The spend is taken back by itself: the client's retry with the token
 // it holds succeeds instead of being taken for reuse, and the successor nobody received is gone.
+// With a reuse grace, the response kept for the spend goes too: it holds the lost successor.
 func TestLostRotateReplyIsTakenBack(t *testing.T) {
+	for _, grace := range []time.Duration{0, time.Minute} {
+		t.Run(fmt.Sprint("grace ", grace), func(t *testing.T) { testLostRotateReply(t, grace) })
+	}
+}
+
+func testLostRotateReply(t *testing.T, grace time.Duration) {
 	srv := redistest.Start(t)
 	proxy := newReplyDropper(t, srv)
 	s := openURL(t, proxy.URL())
 	ctx := t.Context()
-	rot := oneFamily(t, s)
+	rot := oneFamilyWithGrace(t, s, grace)
 	if err := rot("h0", "h1"); err != nil { // the script in Redis's cache
 		t.Fatal(err)
 	}
@@ -100,8 +110,12 @@ func TestLostRotateReplyIsTakenBack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n == 0 && !spent {
-			break // taken back: no successor, h1 unspent
+		kept, err := direct.HGet(ctx, graceKey("u-1", "fam-1"), "k").Result()
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			t.Fatal(err)
+		}
+		if n == 0 && !spent && kept != tokenKey("u-1", "h1") {
+			break // taken back: no successor, h1 unspent, no response kept for it
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("5s after a lost Rotate reply, h2 exists: %d, h1 spent: %v: the spend was not taken back", n, spent)
@@ -111,7 +125,12 @@ func TestLostRotateReplyIsTakenBack(t *testing.T) {
 	if err := rot("h1", "h2b"); err != nil {
 		t.Fatalf("the client's retry with h1 after a lost reply: %v, want success", err)
 	}
-	if err := rot("h1", "h2c"); !errors.Is(err, storage.ErrTokenSpent) {
+	err = rot("h1", "h2c")
+	var replay *storage.ReplayError
+	switch {
+	case grace == 0 && !errors.Is(err, storage.ErrTokenSpent):
 		t.Fatalf("h1 presented once more: %v, want ErrTokenSpent (reuse detection still works)", err)
+	case grace > 0 && (!errors.As(err, &replay) || string(replay.Response) != "answer to h1"):
+		t.Fatalf("h1 presented once more within the grace: %v, want the replay of the retry's answer", err)
 	}
 }
