@@ -1,7 +1,7 @@
 # The two commands a new user needs: `make run` and `make test`.
 GO ?= go
 
-.PHONY: run build test bench fuzz lint load-rotation
+.PHONY: run build test bench fuzz lint load-rotation load-passwords
 
 build:
 	$(GO) build -o bin/issuer ./cmd/issuer
@@ -25,6 +25,12 @@ fuzz:
 # (at least 22 promotions, an algorithm change, an emergency revocation); about 75 s, loopback.
 load-rotation:
 	ROTATION_LOAD_TEST=1 $(GO) test -count=1 -run '^TestRotationUnderLoad$$' -v -timeout 5m ./cmd/issuer/
+
+# wrk against `issuer serve` on loopback (bcrypt cost 12, default passwords.max_concurrent): JWKS and
+# refresh latency alone, then while 50 connections flood password sign-ins (the surplus gets 503
+# with Retry-After); prints one table. About 40 s; needs wrk (apt-get install wrk).
+load-passwords:
+	PASSWORD_LOAD_TEST=1 $(GO) test -count=1 -run '^TestPasswordSaturationWrk$$' -v -timeout 5m ./cmd/issuer/
 
 lint:
 	gofmt -l . | (! grep .) && $(GO) vet ./...
