@@ -28,11 +28,11 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 	base := s.cfg.IssuerURL
 	return json.Marshal(metadata{
 		Issuer:                            base,
-		TokenEndpoint:                     base + "/token",
-		JWKSURI:                           base + "/.well-known/jwks.json",
-		RevocationEndpoint:                base + "/revoke",
-		IntrospectionEndpoint:             base + "/introspect",
-		UserinfoEndpoint:                  base + "/userinfo",
+		TokenEndpoint:                     base + routeToken,
+		JWKSURI:                           base + routeJWKS,
+		RevocationEndpoint:                base + routeRevoke,
+		IntrospectionEndpoint:             base + routeIntrospect,
+		UserinfoEndpoint:                  base + routeUserinfo,
 		GrantTypesSupported:               []string{GrantPassword, GrantRefreshToken, GrantClientCredentials},
 		TokenEndpointAuthMethodsSupported: []string{authBasic, authPost, authNone},
 		ScopesSupported:                   []string{"openid"},
@@ -41,7 +41,7 @@ func (s *Server) discoveryDocument() ([]byte, error) {
 		// tokens come only from the token endpoint. OpenID Discovery requires the field.
 		ResponseTypesSupported: []string{"token"},
 		SubjectTypesSupported:  []string{"public"},
-		ClaimsSupported:        []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "auth_time", "roles", "at_hash"},
+		ClaimsSupported:        []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "auth_time", "roles", "at_hash", "preferred_username"},
 	})
 }
 

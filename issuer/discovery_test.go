@@ -2,6 +2,8 @@ package issuer_test
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -31,6 +33,14 @@ func TestDiscoveryDocuments(t *testing.T) {
 				if l, ok := r.json[k].([]any); !ok || len(l) == 0 {
 					t.Errorf("%s missing or empty: %v", k, r.json[k])
 				}
+			}
+			if l, _ := r.json["claims_supported"].([]any); !slices.Contains(l, any("preferred_username")) {
+				t.Errorf("claims_supported %v lacks preferred_username, which /userinfo answers", l)
+			}
+			// The advertised UserInfo endpoint is served: without a token, RFC 6750's challenge.
+			u := e.do(request{method: http.MethodGet, path: strings.TrimPrefix(r.str("userinfo_endpoint"), testIssuer)})
+			if u.status != http.StatusUnauthorized || u.header.Get("WWW-Authenticate") != `Bearer realm="`+testIssuer+`"` {
+				t.Errorf("GET userinfo_endpoint without a token: %d %v %s", u.status, u.header, u.body)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package issuer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -77,6 +78,9 @@ func (s *Server) passwordGrant(req *tokenRequest) (grantResult, *Error) {
 			s.storeFailed(ctx, "create refresh family", err)
 			return grantResult{}, unavailable()
 		}
+		if e := s.limitSessions(ctx, u.ID, now); e != nil {
+			return grantResult{}, e
+		}
 		res.refresh = tok
 	}
 	// Last: the new hash takes as long as a check (and may wait for a slot), which must not eat
@@ -137,6 +141,26 @@ func (s *Server) upgradeHash(r *http.Request, u storage.User, pw string) {
 	}
 }
 
+// limitSessions ends the user's oldest sessions beyond tokens.max_sessions_per_user, after a
+// sign-in stored its family. Every sign-in keeps the same newest ones (storage's
+// KeepNewestFamilies), so concurrent sign-ins leave exactly the limit. When the store fails the
+// sign-in fails too (503): a limit of 1 promises that other devices are signed out. Access tokens
+// already issued to an ended session stay valid until they expire (at most tokens.access_ttl).
+func (s *Server) limitSessions(ctx context.Context, userID string, now time.Time) *Error {
+	if s.cfg.MaxSessionsPerUser <= 0 {
+		return nil
+	}
+	ended, err := s.store.KeepNewestFamilies(ctx, userID, s.cfg.MaxSessionsPerUser, now)
+	if err != nil {
+		s.storeFailed(ctx, "end sessions beyond the limit", err)
+		return unavailable()
+	}
+	if ended > 0 {
+		s.logger(ctx).Info("sign-in ended older sessions", "user_id", userID, "ended", ended, "max_sessions_per_user", s.cfg.MaxSessionsPerUser)
+	}
+	return nil
+}
+
 // idleExpiry is when a new refresh token expires unused: never after its family.
 func (s *Server) idleExpiry(now, familyEnd time.Time) time.Time {
 	if t := now.Add(s.cfg.RefreshIdleTTL); t.Before(familyEnd) {
@@ -157,6 +181,9 @@ func (s *Server) refreshGrant(req *tokenRequest) (grantResult, *Error) {
 	if !ok {
 		return grantResult{}, s.refreshError(req.r.Context(), storage.ErrNotFound)
 	}
+	if s.cfg.RefreshReuseGrace > 0 {
+		return s.refreshWithGrace(req, presented, userID, familyID)
+	}
 	now := s.now()
 	tok := secrets.NewRefreshToken(userID, familyID) // the successor stays in the same family
 	ctx, cancel := s.storeContext(req.r)
@@ -173,6 +200,11 @@ func (s *Server) refreshGrant(req *tokenRequest) (grantResult, *Error) {
 	if err != nil {
 		return grantResult{}, s.refreshError(ctx, err)
 	}
+	return refreshResult(req, fam, tok)
+}
+
+// refreshResult is what a refresh of family fam grants, with the successor tok.
+func refreshResult(req *tokenRequest, fam storage.Family, tok string) (grantResult, *Error) {
 	if fam.CreatedAt.Before(req.client.CreatedAt) {
 		// The client was deleted and created again under the same id since this sign-in: the
 		// new client is not the one the user signed in to.
@@ -191,20 +223,75 @@ func (s *Server) refreshGrant(req *tokenRequest) (grantResult, *Error) {
 	}, nil
 }
 
+// refreshWithGrace is the refresh grant with a reuse grace (tokens.refresh_reuse_grace). The
+// answer is minted before the spend, sealed under the presented token (secrets.SealForToken) and
+// stored by the same atomic Rotate that spends it. So whichever request wins the spend, every
+// request that presents the token again within the window, by the same client and before the
+// successor is used, gets that very answer byte for byte, and no second successor can exist.
+// It costs a second store round trip (the family is read first, to mint from) and a minted
+// answer that losing racers throw away.
+func (s *Server) refreshWithGrace(req *tokenRequest, presented, userID, familyID string) (grantResult, *Error) {
+	ctx, cancel := s.storeContext(req.r)
+	defer cancel()
+	hash := secrets.HashToken(presented)
+	fam, err := s.store.FamilyByToken(ctx, userID, familyID, hash)
+	if err != nil {
+		return grantResult{}, s.refreshError(ctx, err)
+	}
+	tok := secrets.NewRefreshToken(userID, familyID)
+	res, e := refreshResult(req, fam, tok)
+	if e != nil {
+		return grantResult{}, e
+	}
+	res.clientID, res.audience = req.client.ID, req.client.Audiences
+	resp, e := s.mint(ctx, res)
+	if e != nil {
+		return grantResult{}, e
+	}
+	body, err := json.Marshal(resp)
+	if err != nil {
+		return grantResult{}, signFailed()
+	}
+	now := s.now()
+	_, err = s.store.Rotate(ctx, storage.Rotation{
+		UserID:   userID,
+		FamilyID: familyID,
+		Hash:     hash,
+		ClientID: req.client.ID,
+		Scope:    req.scope,
+		Next:     storage.RefreshToken{Hash: secrets.HashToken(tok), ExpiresAt: now.Add(s.cfg.RefreshIdleTTL)},
+		Now:      now,
+		Grace:    s.cfg.RefreshReuseGrace,
+		Response: secrets.SealForToken(presented, body),
+	})
+	var replay *storage.ReplayError
+	switch {
+	case errors.As(err, &replay):
+		if body, err = secrets.OpenForToken(presented, replay.Response); err != nil {
+			s.logger(ctx).Error("a kept refresh response does not open", "err", err)
+			return grantResult{}, unavailable()
+		}
+		s.logger(ctx).Info("refresh token presented again within its reuse grace: the same answer replayed", "user_id", userID)
+	case err != nil:
+		return grantResult{}, s.refreshError(ctx, err)
+	}
+	return grantResult{response: body}, nil
+}
+
 // refreshError says why a refresh failed in words a client developer can act on.
 func (s *Server) refreshError(ctx context.Context, err error) *Error {
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return badRequest(ErrInvalidGrant, "the refresh token is unknown or has expired; sign in again")
 	case errors.Is(err, storage.ErrTokenExpired):
-		return badRequest(ErrInvalidGrant, "the refresh token has expired; sign in again")
+		return badRequest(ErrInvalidGrant, "the refresh token has expired (unused for longer than the idle lifetime, or its sign-in reached its maximum lifetime); sign in again")
 	case errors.Is(err, storage.ErrFamilyRevoked):
-		return badRequest(ErrInvalidGrant, "the refresh token was revoked; sign in again")
+		return badRequest(ErrInvalidGrant, "the refresh token was revoked (signed out, the user's sessions were ended, or a token of this sign-in was reused); sign in again")
 	case errors.Is(err, storage.ErrTokenSpent):
 		s.logger(ctx).Warn("refresh token reuse detected; family revoked")
 		return badRequest(ErrInvalidGrant, "the refresh token was already used, so every token of this sign-in has been revoked (a reused token suggests theft); sign in again")
 	case errors.Is(err, storage.ErrClientMismatch):
-		return badRequest(ErrInvalidGrant, "the refresh token was issued to another client")
+		return badRequest(ErrInvalidGrant, "the refresh token was issued to another client; only that client can use it")
 	case errors.Is(err, storage.ErrScopeNotGranted):
 		return badRequest(ErrInvalidScope, "a refresh may only ask for scopes the sign-in granted")
 	}

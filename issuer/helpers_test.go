@@ -54,6 +54,8 @@ type env struct {
 	dbPath  string
 	kek     []byte
 	aliceID string
+	// redisURL is the throwaway redis-server's address when the env runs on Redis, else "".
+	redisURL string
 }
 
 type envOpts struct {
@@ -79,6 +81,9 @@ type envOpts struct {
 	storeTimeout time.Duration
 	// passwords are the password checker's options (its limits).
 	passwords []password.Option
+	// grace and maxSessions are tokens.refresh_reuse_grace and tokens.max_sessions_per_user.
+	grace       time.Duration
+	maxSessions int
 }
 
 // backends names the stores the backend-sensitive tests run on.
@@ -114,8 +119,10 @@ func newEnv(t testing.TB, o envOpts) *env {
 	}
 	var st storage.Store
 	var err error
+	var redisURL string
 	if o.redis {
-		st, err = redisstore.Open(context.Background(), redistest.Start(t).URL())
+		redisURL = redistest.Start(t).URL()
+		st, err = redisstore.Open(context.Background(), redisURL)
 	} else {
 		st, err = sqlite.Open(o.dbPath)
 	}
@@ -147,12 +154,13 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.wrap != nil {
 		serverStore = o.wrap(st)
 	}
-	srv, err := issuer.New(issuer.Config{IssuerURL: testIssuer, AccessTTL: o.accessTTL, RefreshTTL: o.refreshTTL, RefreshIdleTTL: o.idleTTL, Throttle: o.throttle, StoreTimeout: o.storeTimeout},
+	srv, err := issuer.New(issuer.Config{IssuerURL: testIssuer, AccessTTL: o.accessTTL, RefreshTTL: o.refreshTTL, RefreshIdleTTL: o.idleTTL, Throttle: o.throttle, StoreTimeout: o.storeTimeout,
+		RefreshReuseGrace: o.grace, MaxSessionsPerUser: o.maxSessions},
 		issuer.Deps{Store: serverStore, Keys: keys, Passwords: checker, Clients: hasher, Now: clk.Now, Observer: o.observer, Log: o.log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, store: st, keys: keys, clock: clk, dbPath: o.dbPath, kek: o.kek}
+	e := &env{t: t, store: st, keys: keys, clock: clk, dbPath: o.dbPath, kek: o.kek, redisURL: redisURL}
 	e.srv = httptest.NewServer(srv.Handler())
 	t.Cleanup(e.srv.Close)
 	if o.seed {

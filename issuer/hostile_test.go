@@ -60,7 +60,7 @@ func TestHostileInput(t *testing.T) {
 		{"very long header", form, "grant_type=password", map[string]string{"X-Long": strings.Repeat("h", 20_000)}},
 		{"very long authorization", form, "grant_type=password", map[string]string{"Authorization": "Basic " + strings.Repeat("A", 20_000)}},
 	}
-	endpoints := []string{"/token", "/revoke", "/introspect"}
+	endpoints := []string{"/token", "/revoke", "/introspect", "/userinfo"}
 	for _, path := range endpoints {
 		for _, tc := range cases {
 			t.Run(path+"/"+tc.name, func(t *testing.T) {

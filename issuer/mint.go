@@ -18,6 +18,7 @@ import (
 var ReservedClaims = []string{
 	"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "auth_time", "roles",
 	"typ", "azp", "at_hash", "c_hash", "nonce", "acr", "amr", "cnf", "sid", "act", "may_act",
+	"preferred_username", // /userinfo sets it to the username
 }
 
 // tokenResponse is RFC 6749 §5.1.

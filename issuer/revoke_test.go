@@ -280,8 +280,8 @@ func testRevokeBadRequests(t *testing.T, e *env) {
 	}
 }
 
-// revocationFaults fails the revocation-related store calls named in down, as an unreachable
-// store would, and counts Revocations calls.
+// revocationFaults fails the revocation-related store calls (and /userinfo's UserByID) named in
+// down, as an unreachable store would, and counts Revocations calls.
 type revocationFaults struct {
 	issuer.Store
 	down        atomic.Pointer[string]
@@ -332,6 +332,14 @@ func (f *revocationFaults) UserNotBefore(ctx context.Context, userID string, now
 		return time.Time{}, err
 	}
 	return f.Store.UserNotBefore(ctx, userID, now)
+}
+
+// UserByID is the lookup of GET /userinfo.
+func (f *revocationFaults) UserByID(ctx context.Context, id string) (storage.User, error) {
+	if err := f.fail("UserByID"); err != nil {
+		return storage.User{}, err
+	}
+	return f.Store.UserByID(ctx, id)
 }
 
 func (f *revocationFaults) Revocations(ctx context.Context, now time.Time) (storage.Revocations, error) {

@@ -45,6 +45,13 @@ type Config struct {
 	StoreTimeout time.Duration
 	// Throttle limits failed sign-ins; zero fields take defaults.
 	Throttle Throttle
+	// RefreshReuseGrace (tokens.refresh_reuse_grace): within it, a just-spent refresh token
+	// presented again by its client gets the very answer its spend got, instead of revoking its
+	// sign-in. 0: no grace.
+	RefreshReuseGrace time.Duration
+	// MaxSessionsPerUser (tokens.max_sessions_per_user): a sign-in beyond it ends the user's
+	// oldest sessions (refresh-token families). 0: no limit.
+	MaxSessionsPerUser int
 }
 
 // Observer is told what the server does, for metrics (internal/metrics implements it). Its
@@ -62,6 +69,9 @@ type Observer interface {
 	TokenFailed(grant, reason string)
 	// TokenSigned is one JWT (access or ID token) signed with the key kid.
 	TokenSigned(kid string)
+	// SignInThrottled is a password grant refused with 429 before its password was checked, by
+	// ThrottledByAddress or ThrottledByUsername: the limit that refused it.
+	SignInThrottled(by string)
 }
 
 // UnknownGrant is the grant TokenFailed reports when the request named no supported grant type.
@@ -86,6 +96,7 @@ const (
 	routeRefresh     = "/refresh"
 	routeIntrospect  = "/introspect"
 	routeRevoke      = "/revoke"
+	routeUserinfo    = "/userinfo"
 	routeRevocations = "/revocations"
 	routeJWKS        = "/.well-known/jwks.json"
 	routeOpenID      = "/.well-known/openid-configuration"
@@ -161,6 +172,7 @@ func (s *Server) Handler() http.Handler {
 	route(routeRefresh, http.HandlerFunc(s.handleRefresh), http.MethodPost)
 	route(routeIntrospect, http.HandlerFunc(s.handleIntrospect), http.MethodPost)
 	route(routeRevoke, http.HandlerFunc(s.handleRevoke), http.MethodPost)
+	route(routeUserinfo, http.HandlerFunc(s.handleUserinfo), http.MethodGet, http.MethodPost)
 	route(routeRevocations, s.newRevocationsHandler(), http.MethodGet, http.MethodHead)
 	pol := s.keys.Policy()
 	route(routeJWKS, jwks.NewHandler(func() *jwks.Document { return s.keys.Current().JWKS },
@@ -209,3 +221,4 @@ func (noObserver) ObserveRequest(string, int, time.Duration) {}
 func (noObserver) TokenIssued(string)                        {}
 func (noObserver) TokenFailed(string, string)                {}
 func (noObserver) TokenSigned(string)                        {}
+func (noObserver) SignInThrottled(string)                    {}

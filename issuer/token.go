@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 
@@ -33,6 +34,9 @@ type grantResult struct {
 	idToken  bool   // also mint an ID token
 	clientID string
 	audience []string // the client's audiences
+	// response, when set, is the token response already minted (a refresh with reuse grace),
+	// written as it is.
+	response []byte
 }
 
 // grant runs what is particular to one grant type.
@@ -53,8 +57,12 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 func (s *Server) tokenPipeline(w http.ResponseWriter, r *http.Request, forced string) {
 	grant := grantLabel(forced)
 	res, e := s.runGrant(w, r, forced, &grant)
-	var resp *tokenResponse
-	if e == nil {
+	var resp any
+	switch {
+	case e != nil:
+	case res.response != nil:
+		resp = json.RawMessage(res.response)
+	default:
 		resp, e = s.mint(r.Context(), res)
 	}
 	ctx := r.Context()

@@ -35,6 +35,7 @@ func TestEndToEnd(t *testing.T) {
 	bin := buildIssuer(t)
 	t.Run("quickstart", func(t *testing.T) { testQuickstart(t, bin) })
 	t.Run("errors", func(t *testing.T) { testBinaryErrors(t, bin) })
+	t.Run("sessions", func(t *testing.T) { testSessionSettings(t, bin) })
 }
 
 // buildIssuer compiles ./cmd/issuer into a temporary folder.

@@ -92,6 +92,8 @@ func TestServeMetricsAndAccessLog(t *testing.T) {
 		`issuer_tokens_issued_total{grant="password"} 1`,
 		`issuer_tokens_issued_total{grant="client_credentials"} 0`,
 		`issuer_token_failures_total{grant="password",reason="invalid_grant"} 1`,
+		`issuer_signin_throttled_total{by="address"} 0`,
+		`issuer_signin_throttled_total{by="username"} 0`,
 		`issuer_store_operation_duration_seconds_count{op="Client",result="ok"} 2`,
 		`issuer_store_operation_duration_seconds_count{op="UserByName",result="ok"} 2`,
 		`issuer_store_operation_duration_seconds_count{op="Ping",result="ok"} 1`,

@@ -44,9 +44,6 @@ func serve(ctx context.Context, cmd *cobra.Command, log *slog.Logger) error {
 	cfg := e.cfg
 
 	warnWithoutPersistence(ctx, e, log)
-	if cfg.Tokens.RefreshReuseGrace != 0 || cfg.Tokens.MaxSessionsPerUser != 0 {
-		log.Warn("tokens.refresh_reuse_grace and tokens.max_sessions_per_user are not implemented yet and are ignored")
-	}
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	// The request path and readiness use the store through the metrics decorator. The key
@@ -69,10 +66,12 @@ func serve(ctx context.Context, cmd *cobra.Command, log *slog.Logger) error {
 		return err
 	}
 	srv, err := issuer.New(issuer.Config{
-		IssuerURL:      cfg.IssuerURL,
-		AccessTTL:      cfg.Tokens.AccessTTL,
-		RefreshTTL:     cfg.Tokens.RefreshTTL,
-		RefreshIdleTTL: cfg.Tokens.RefreshIdleTTL,
+		IssuerURL:          cfg.IssuerURL,
+		AccessTTL:          cfg.Tokens.AccessTTL,
+		RefreshTTL:         cfg.Tokens.RefreshTTL,
+		RefreshIdleTTL:     cfg.Tokens.RefreshIdleTTL,
+		RefreshReuseGrace:  cfg.Tokens.RefreshReuseGrace,
+		MaxSessionsPerUser: cfg.Tokens.MaxSessionsPerUser,
 	}, issuer.Deps{Store: store, Keys: keys, Passwords: checker, Clients: clients, Log: log, Observer: m})
 	if err != nil {
 		return err

@@ -36,12 +36,16 @@ const (
 	SigningKeys        = "issuer_signing_keys"
 	KeyChanges         = "issuer_key_set_changes_total"
 	TokensSigned       = "issuer_tokens_signed_total"
+	SignInsThrottled   = "issuer_signin_throttled_total"
 	otherReason        = "other" // reason label of an error code that is not a plain code
 	maxReasonLabelSize = 40
 )
 
 // grants are the only grant label values besides issuer.UnknownGrant.
 var grants = []string{issuer.GrantPassword, issuer.GrantRefreshToken, issuer.GrantClientCredentials}
+
+// throttledBy are the only by label values of issuer_signin_throttled_total.
+var throttledBy = []string{issuer.ThrottledByAddress, issuer.ThrottledByUsername}
 
 var (
 	// httpBuckets span a JWKS answer from memory (well under a millisecond) to a password grant
@@ -62,11 +66,13 @@ type Metrics struct {
 	store    *prometheus.HistogramVec
 	signed   *prometheus.CounterVec
 	changes  *prometheus.CounterVec
+	throttle *prometheus.CounterVec
 
-	issuedBy map[string]prometheus.Counter // by grant, resolved up front
-	series   cache[requestKey, requestSeries]
-	failures cache[failureKey, prometheus.Counter]
-	signedBy cache[string, prometheus.Counter]
+	issuedBy    map[string]prometheus.Counter // by grant, resolved up front
+	throttledBy map[string]prometheus.Counter // by throttle, resolved up front
+	series      cache[requestKey, requestSeries]
+	failures    cache[failureKey, prometheus.Counter]
+	signedBy    cache[string, prometheus.Counter]
 
 	keyAgeOnce sync.Once
 }
@@ -120,16 +126,24 @@ func New() *Metrics {
 			Name: KeyChanges,
 			Help: "Key-set changes this replica stored, by kind: rotation (scheduled promotion), cleanup (retired keys removed, next key made), on_demand, algorithm_change, revocation, import.",
 		}, []string{"kind"}),
-		issuedBy: map[string]prometheus.Counter{},
+		throttle: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: SignInsThrottled,
+			Help: "Password sign-ins refused with 429 after repeated failures, by the limit that refused them: address (the client address) or username (the username's back-off lock).",
+		}, []string{"by"}),
+		issuedBy:    map[string]prometheus.Counter{},
+		throttledBy: map[string]prometheus.Counter{},
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.duration, m.issued, m.failed, m.store, m.signed, m.changes,
+		m.requests, m.duration, m.issued, m.failed, m.store, m.signed, m.changes, m.throttle,
 	)
 	for _, g := range grants {
 		// Resolved up front: the series exist (at 0) from the start, so rate() works at once.
 		m.issuedBy[g] = m.issued.WithLabelValues(g)
+	}
+	for _, by := range throttledBy {
+		m.throttledBy[by] = m.throttle.WithLabelValues(by)
 	}
 	return m
 }
@@ -192,6 +206,14 @@ func (m *Metrics) TokenSigned(kid string) {
 		c = m.signedBy.store(kid, m.signed.WithLabelValues(kid))
 	}
 	c.Inc()
+}
+
+// SignInThrottled counts a sign-in refused with 429 by the limit by (issuer.ThrottledByAddress or
+// issuer.ThrottledByUsername); any other value is not counted.
+func (m *Metrics) SignInThrottled(by string) {
+	if c, ok := m.throttledBy[by]; ok {
+		c.Inc()
+	}
 }
 
 // KeySetChanged counts a key-set change this replica stored (rotation.Manager's observer).

@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/issuer-dev/issuer/issuer"
 	"github.com/issuer-dev/issuer/rotation"
 	"github.com/issuer-dev/issuer/storage"
 	"github.com/issuer-dev/issuer/storage/sqlite"
@@ -51,6 +52,7 @@ func TestClassify(t *testing.T) {
 		{storage.ErrFamilyRevoked, "family_revoked"},
 		{storage.ErrClientMismatch, "client_mismatch"},
 		{storage.ErrScopeNotGranted, "scope_not_granted"},
+		{fmt.Errorf("x: %w", &storage.ReplayError{Response: []byte("r")}), "replayed"},
 		{fmt.Errorf("redis: %w", context.DeadlineExceeded), "timeout"},
 		{timeout, "timeout"},
 		{context.Canceled, "canceled"},
@@ -174,9 +176,10 @@ func TestHotPathAllocations(t *testing.T) {
 	}
 	m := New()
 	for name, f := range map[string]func(){
-		"ObserveRequest": func() { m.ObserveRequest("/.well-known/jwks.json", 200, time.Millisecond) },
-		"TokenIssued":    func() { m.TokenIssued("client_credentials") },
-		"TokenFailed":    func() { m.TokenFailed("password", "invalid_grant") },
+		"ObserveRequest":  func() { m.ObserveRequest("/.well-known/jwks.json", 200, time.Millisecond) },
+		"TokenIssued":     func() { m.TokenIssued("client_credentials") },
+		"TokenFailed":     func() { m.TokenFailed("password", "invalid_grant") },
+		"SignInThrottled": func() { m.SignInThrottled(issuer.ThrottledByUsername) },
 	} {
 		f()
 		if n := testing.AllocsPerRun(100, f); n != 0 {
@@ -185,6 +188,29 @@ func TestHotPathAllocations(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.requests.WithLabelValues("/.well-known/jwks.json", "200")); got != 102 {
 		t.Errorf("requests = %v, want 102", got)
+	}
+}
+
+// issuer_signin_throttled_total has its two series from the start, at 0, and no others.
+func TestSignInThrottled(t *testing.T) {
+	m := New()
+	want := func(addr, user int) string {
+		return fmt.Sprintf(`
+# HELP issuer_signin_throttled_total Password sign-ins refused with 429 after repeated failures, by the limit that refused them: address (the client address) or username (the username's back-off lock).
+# TYPE issuer_signin_throttled_total counter
+issuer_signin_throttled_total{by="address"} %d
+issuer_signin_throttled_total{by="username"} %d
+`, addr, user)
+	}
+	if err := testutil.GatherAndCompare(m.reg, strings.NewReader(want(0, 0)), SignInsThrottled); err != nil {
+		t.Fatal(err)
+	}
+	m.SignInThrottled(issuer.ThrottledByAddress)
+	m.SignInThrottled(issuer.ThrottledByUsername)
+	m.SignInThrottled(issuer.ThrottledByUsername)
+	m.SignInThrottled("alice") // not from the list: not counted, no series
+	if err := testutil.GatherAndCompare(m.reg, strings.NewReader(want(1, 2)), SignInsThrottled); err != nil {
+		t.Fatal(err)
 	}
 }
 
