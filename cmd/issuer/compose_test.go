@@ -11,7 +11,7 @@ import (
 )
 
 // docker-compose.yml parses (docker-compose config), runs two issuer replicas on one Redis with
-// AOF, and refuses to start without a key-encryption key and an admin token. No engine is needed.
+// AOF and the example resource server, and refuses to start without a key-encryption key and an admin token. No engine is needed.
 func TestComposeFile(t *testing.T) {
 	bin, err := exec.LookPath("docker-compose")
 	if err != nil {
@@ -56,6 +56,12 @@ func TestComposeFile(t *testing.T) {
 			s.Environment["ISSUER_ADMIN_TOKEN"] != "token" || s.Healthcheck == nil || len(s.Ports) != 1 {
 			t.Fatalf("%s: %+v", name, s)
 		}
+	}
+	// The example resource server fetches keys inside the network and trusts the public issuer URL.
+	rs, ok := cfg.Services["resource-server"]
+	if !ok || rs.Environment["ISSUER_INTERNAL_URL"] != "http://issuer-1:8080" || rs.Environment["ISSUER_URL"] != "http://localhost:8080" ||
+		len(rs.Ports) != 1 {
+		t.Fatalf("resource-server: %+v", rs)
 	}
 	if out, err := run("ISSUER_ADMIN_TOKEN=token"); err == nil || !strings.Contains(string(out), "ISSUER_KEY_ENCRYPTION_KEY") {
 		t.Fatalf("config without a key-encryption key: %v\n%s", err, out)

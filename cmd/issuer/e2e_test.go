@@ -36,6 +36,8 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("quickstart", func(t *testing.T) { testQuickstart(t, bin) })
 	t.Run("errors", func(t *testing.T) { testBinaryErrors(t, bin) })
 	t.Run("sessions", func(t *testing.T) { testSessionSettings(t, bin) })
+	t.Run("token verify", func(t *testing.T) { testTokenVerify(t, bin) })
+	t.Run("example resource server", func(t *testing.T) { testExampleResourceServer(t, bin) })
 }
 
 // buildIssuer compiles ./cmd/issuer into a temporary folder.
