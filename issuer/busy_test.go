@@ -43,11 +43,18 @@ func (a *afterLookup) UserByName(ctx context.Context, name string) (storage.User
 // the request's context ends right after the user lookup, so Check refuses with ErrBusy (as it
 // does when its slots and queue are full, see internal/password for those cases). The answer is
 // a quick 503 with Retry-After, alike for a known and an unknown user; it is not a failed
-// sign-in; and its log line names no user and is rate-limited.
+// sign-in; and its log line names no user and is rate-limited. On both backends.
 func TestPasswordGrantBusy(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { testPasswordGrantBusy(t, b.redis) })
+	}
+}
+
+func testPasswordGrantBusy(t *testing.T, redis bool) {
 	logs := &logBuffer{}
 	var store *afterLookup
 	e := newEnv(t, envOpts{
+		redis:    redis,
 		throttle: issuer.Throttle{AddrLimit: 2, AddrWindow: time.Minute, UserLimit: 2, UserWindow: time.Minute},
 		log:      slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		wrap:     func(s issuer.Store) issuer.Store { store = &afterLookup{Store: s}; return store },
@@ -138,11 +145,18 @@ func TestPasswordGrantBusy(t *testing.T) {
 // verifier fetches the JWKS 200 times and a client refreshes 20 times. It reports latencies
 // before and under the load and asserts only what must hold on any machine: every sign-in is
 // answered 200 or a 503 with Retry-After, some are refused, and every JWKS fetch and refresh
-// succeeds. Under the race detector the cost is 10, for about the same time per check.
+// succeeds. Under the race detector the cost is 10, for about the same time per check. On both
+// backends, one after the other.
 func TestJWKSAndRefreshStayFastWhilePasswordsSaturate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a load test: several seconds of bcrypt at cost 12")
 	}
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { testJWKSAndRefreshStayFastWhilePasswordsSaturate(t, b.redis) })
+	}
+}
+
+func testJWKSAndRefreshStayFastWhilePasswordsSaturate(t *testing.T, redis bool) {
 	const (
 		clients   = 50
 		jwksGets  = 200
@@ -156,7 +170,7 @@ func TestJWKSAndRefreshStayFastWhilePasswordsSaturate(t *testing.T) {
 	logs := &logBuffer{}
 	// A generous store timeout: this test is about CPU, and on a loaded 2-core CI machine under the
 	// race detector an embedded-store write can wait past the usual 2s for a core.
-	e := newEnv(t, envOpts{cost: cost, passwords: []password.Option{password.MaxConcurrent(slots)},
+	e := newEnv(t, envOpts{redis: redis, cost: cost, passwords: []password.Option{password.MaxConcurrent(slots)},
 		log: slog.New(slog.NewJSONHandler(logs, nil)), storeTimeout: 15 * time.Second})
 	refresh := e.password("").str("refresh_token") // also upgrades alice's hash to cost 12
 	if refresh == "" {

@@ -110,7 +110,7 @@ func TestRevocations(t *testing.T) {
 // max-age), and with no good copy yet answers 503 until the store is back.
 func TestRevocationsCache(t *testing.T) {
 	f := &revocationFaults{gate: make(chan struct{})}
-	e := newFaultyEnv(t, f)
+	e := newFaultyEnv(t, f, false)
 
 	// Concurrent first requests share one read.
 	const n = 20
@@ -167,7 +167,7 @@ func TestRevocationsCache(t *testing.T) {
 	// A server that never read the store successfully has nothing to serve.
 	f2 := &revocationFaults{}
 	f2.setDown("Revocations")
-	e2 := newFaultyEnv(t, f2)
+	e2 := newFaultyEnv(t, f2, false)
 	want503(t, "GET /revocations with the store down from the start", e2.getRevocations(""))
 	want503(t, "again within max-age", e2.getRevocations(""))
 	if got := f2.revocations.Load(); got != 1 {

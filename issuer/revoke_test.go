@@ -353,9 +353,11 @@ func (f *revocationFaults) Revocations(ctx context.Context, now time.Time) (stor
 	return f.Store.Revocations(ctx, now)
 }
 
-func newFaultyEnv(t *testing.T, f *revocationFaults) *env {
+// newFaultyEnv is an env whose server reaches the store (Redis when redis is set, else the
+// embedded one) through f.
+func newFaultyEnv(t *testing.T, f *revocationFaults, redis bool) *env {
 	t.Helper()
-	return newEnv(t, envOpts{wrap: func(s issuer.Store) issuer.Store { f.Store = s; return f }})
+	return newEnv(t, envOpts{redis: redis, wrap: func(s issuer.Store) issuer.Store { f.Store = s; return f }})
 }
 
 // want503 fails the test unless r is 503 temporarily_unavailable with Retry-After, and quotes no
@@ -371,10 +373,16 @@ func want503(t testing.TB, what string, r response) {
 }
 
 // A store failure while revoking is 503, never the 200 that would make the client believe the
-// token is dead; and revoking works once the store is back.
+// token is dead; and revoking works once the store is back. On both backends.
 func TestRevokeStoreFailure(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { testRevokeStoreFailure(t, b.redis) })
+	}
+}
+
+func testRevokeStoreFailure(t *testing.T, redis bool) {
 	f := &revocationFaults{}
-	e := newFaultyEnv(t, f)
+	e := newFaultyEnv(t, f, redis)
 	login := e.password("")
 	rt, at := login.str("refresh_token"), login.str("access_token")
 	for _, tc := range []struct{ op, token string }{
@@ -396,10 +404,16 @@ func TestRevokeStoreFailure(t *testing.T) {
 }
 
 // Introspection that cannot check the denylist or the user's not-before answers 503, never
-// "active".
+// "active". On both backends.
 func TestIntrospectStoreFailure(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { testIntrospectStoreFailure(t, b.redis) })
+	}
+}
+
+func testIntrospectStoreFailure(t *testing.T, redis bool) {
 	f := &revocationFaults{}
-	e := newFaultyEnv(t, f)
+	e := newFaultyEnv(t, f, redis)
 	at := e.password("").str("access_token")
 	for _, op := range []string{"AccessTokenRevoked", "UserNotBefore"} {
 		f.setDown(op)
@@ -506,9 +520,16 @@ func FuzzRevokeAndIntrospect(f *testing.F) {
 }
 
 // The access line of /revoke names the client and what was revoked (from a fixed list), and no
-// line holds the token; the revocation's store calls are timed by the metrics decorator.
+// line holds the token; the revocation's store calls are timed by the metrics decorator. On both
+// backends.
 func TestRevokeAccessLog(t *testing.T) {
-	o := newObserved(t, envOpts{})
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { testRevokeAccessLog(t, b.redis) })
+	}
+}
+
+func testRevokeAccessLog(t *testing.T, redis bool) {
+	o := newObserved(t, envOpts{redis: redis})
 	login := o.password("")
 	for _, tc := range []struct {
 		name, token string

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -19,37 +20,37 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/issuer-dev/issuer/internal/redistest"
 	"github.com/issuer-dev/issuer/internal/wrk"
 )
 
 // TestPasswordSaturationWrk (make load-passwords; PASSWORD_LOAD_TEST=1) is the load test of the
 // bounded password checks with a real load generator: wrk against the real `issuer serve` on
-// loopback, embedded store, bcrypt cost 12, the default passwords.max_concurrent (one per CPU).
+// loopback, bcrypt cost 12, the default passwords.max_concurrent (one per CPU), once on each
+// store, one after the other with the same binary: subtest "embedded" (the SQLite file) and
+// subtest "redis" (a throwaway redis-server of internal/redistest: unix socket, nothing kept on
+// disk; serve gets it in ISSUER_STORE with a random ISSUER_KEY_ENCRYPTION_KEY). Each runs:
 //
 //   - idle: wrk GETs the JWKS (-t2 -c8) and wrk runs refresh-token chains (-t2 -c2) at once, 10 s;
 //   - saturated: the same two runs while wrk signs in with the right password on 50 connections
 //     (-t50 -c50, so that each answer is timed per status), which keeps every bcrypt slot busy
 //     and the queue full: the surplus must get a quick 503 with Retry-After.
 //
-// It prints one table of rates and latencies and asserts only what holds on a noisy shared
+// Each prints one table of rates and latencies and asserts only what holds on a noisy shared
 // machine: no socket errors or timeouts, every JWKS and refresh answer 2xx in both phases, sign-ins
 // answered only 200 or 503, some 503s, every 503 with Retry-After, and a saturated JWKS p99 under
-// a (very loose) second. About 40 s.
+// a (very loose) second. About 60 s in all. PASSWORD_LOAD_MAX_CONCURRENT sets
+// passwords.max_concurrent for both stores, to compare limits.
 func TestPasswordSaturationWrk(t *testing.T) {
 	if os.Getenv("PASSWORD_LOAD_TEST") == "" {
-		t.Skip("a load test of about 40 s with wrk: run it with make load-passwords (PASSWORD_LOAD_TEST=1)")
+		t.Skip("a load test of about 60 s with wrk: run it with make load-passwords (PASSWORD_LOAD_TEST=1)")
 	}
-	const (
-		username = "alice"
-		password = "correct horse battery staple"
-		measure  = 10 * time.Second // each JWKS and refresh run
-		warmUp   = 3 * time.Second  // the most the sign-in flood may take to be refused
-		flooders = 50
-		timeout  = 10 * time.Second // wrk --timeout: a later answer is a timeout (an error)
-		jwksP99  = time.Second      // the loose ceiling of the saturated JWKS p99
-	)
 	if _, err := wrk.LookPath(""); err != nil {
 		t.Fatal(err)
+	}
+	// Asked for by name, the load test runs on both stores or fails: no quiet skip of Redis.
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("the redis subtest needs redis-server on PATH (Debian: apt-get install redis-server): %v", err)
 	}
 	scripts := map[string]string{}
 	for _, name := range []string{"get.lua", "password.lua", "refresh.lua"} {
@@ -59,9 +60,25 @@ func TestPasswordSaturationWrk(t *testing.T) {
 		}
 		scripts[name] = p
 	}
-
 	bin := buildIssuer(t)
-	in := newInstance(t, bin)
+	t.Run("embedded", func(t *testing.T) { passwordSaturation(t, newInstance(t, bin), "embedded", scripts) })
+	t.Run("redis", func(t *testing.T) {
+		passwordSaturation(t, redisIssuer(t, bin, redistest.Start(t), ""), "redis", scripts)
+	})
+}
+
+// passwordSaturation runs the scenario of TestPasswordSaturationWrk against `issuer serve` of in,
+// whose store is named by store.
+func passwordSaturation(t *testing.T, in *instance, store string, scripts map[string]string) {
+	const (
+		username = "alice"
+		password = "correct horse battery staple"
+		measure  = 10 * time.Second // each JWKS and refresh run
+		warmUp   = 3 * time.Second  // the most the sign-in flood may take to be refused
+		flooders = 50
+		timeout  = 10 * time.Second // wrk --timeout: a later answer is a timeout (an error)
+		jwksP99  = time.Second      // the loose ceiling of the saturated JWKS p99
+	)
 	env := in.env[:0:0]
 	for _, kv := range in.env {
 		if !strings.HasPrefix(kv, "ISSUER_BCRYPT_COST=") {
@@ -71,9 +88,10 @@ func TestPasswordSaturationWrk(t *testing.T) {
 	in.env = append(env, "ISSUER_BCRYPT_COST=12") // the production default
 	// passwords.max_concurrent stays at its default unless PASSWORD_LOAD_MAX_CONCURRENT sets it,
 	// to compare limits (TestMain removes ISSUER_* variables, so the knob has its own name).
+	limit := fmt.Sprintf("default passwords.max_concurrent (%d)", runtime.NumCPU())
 	if n := os.Getenv("PASSWORD_LOAD_MAX_CONCURRENT"); n != "" {
 		in.env = append(in.env, "ISSUER_PASSWORD_MAX_CONCURRENT="+n)
-		t.Logf("passwords.max_concurrent = %s", n)
+		limit = "passwords.max_concurrent " + n + " (PASSWORD_LOAD_MAX_CONCURRENT)"
 	}
 	srv := in.serve()
 	in.ok(password+"\n", "users", "add", username, "--password-stdin")
@@ -182,9 +200,9 @@ func TestPasswordSaturationWrk(t *testing.T) {
 			ms(w.r.Latency.P50), ms(w.r.Latency.P99), w.r.Non2xx, w.r.Errors.Socket(), cpuShare(w.r.CPU, w.r.Duration), notes(w.r))
 	}
 	tw.Flush()
-	t.Logf("bcrypt cost 12, default passwords.max_concurrent, %d CPUs; JWKS -t2 -c8, refresh -t2 -c2 (one chain per connection), sign-ins -t%d -c%d for %s\n%s"+
+	t.Logf("%s store, bcrypt cost 12, %s, %d CPUs; JWKS -t2 -c8, refresh -t2 -c2 (one chain per connection), sign-ins -t%d -c%d for %s\n%s"+
 		"CPU as a share of one core while JWKS and refresh ran: idle: server %s, whole machine %s; saturated: server %s, whole machine %s",
-		runtime.NumCPU(), flooders, flooders, flood.Duration, b.String(),
+		store, limit, runtime.NumCPU(), flooders, flooders, flood.Duration, b.String(),
 		serverCPU["idle"], machineCPU["idle"], serverCPU["saturated"], machineCPU["saturated"])
 	t.Logf("%q log lines: %d", "password checks saturated", strings.Count(srv.log.String(), "password checks saturated"))
 
