@@ -37,7 +37,7 @@ func (s *Store) CreateClient(ctx context.Context, c storage.Client) error {
 
 // Client returns the client with that ID, or storage.ErrNotFound.
 func (s *Store) Client(ctx context.Context, id string) (storage.Client, error) {
-	row := s.ro.QueryRowContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = ?`, id)
+	row := s.clientByID.QueryRowContext(ctx, id)
 	c, err := scanClient(row)
 	if err != nil {
 		return storage.Client{}, fmt.Errorf("sqlite: client by id: %w", notFound(err)) // never the id: it may be a mistyped secret

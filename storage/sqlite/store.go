@@ -44,6 +44,9 @@ type Store struct {
 	rw *sql.DB
 	// ro serves reads. In WAL mode they run beside the writer and never block it.
 	ro *sql.DB
+	// The reads on the request path, prepared once on ro (database/sql prepares each on a
+	// connection the first time it runs there) instead of compiling their SQL on every call.
+	clientByID, userByName, userByID *sql.Stmt
 
 	sweepBatch  int
 	stopSweeper context.CancelFunc
@@ -121,6 +124,21 @@ func open(path string, opts options) (*Store, error) {
 		stopSweeper: stop,
 		sweeperDone: make(chan struct{}),
 	}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&s.clientByID, `SELECT ` + clientColumns + ` FROM clients WHERE id = ?`},
+		{&s.userByName, `SELECT ` + userColumns + ` FROM users WHERE username = ?`},
+		{&s.userByID, `SELECT ` + userColumns + ` FROM users WHERE id = ?`},
+	} {
+		if *p.stmt, err = ro.Prepare(p.sql); err != nil {
+			stop()
+			_ = ro.Close()
+			_ = rw.Close()
+			return nil, fmt.Errorf("sqlite: %s: preparing %q: %w", abs, p.sql, err)
+		}
+	}
 	go s.sweepLoop(ctx, opts.sweepEvery)
 	return s, nil
 }
@@ -162,7 +180,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.stopSweeper()
 		<-s.sweeperDone
-		if err := errors.Join(s.ro.Close(), s.rw.Close()); err != nil {
+		if err := errors.Join(s.clientByID.Close(), s.userByName.Close(), s.userByID.Close(), s.ro.Close(), s.rw.Close()); err != nil {
 			s.closeErr = fmt.Errorf("sqlite: close: %w", err)
 		}
 	})

@@ -45,7 +45,7 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User) error {
 
 // UserByName returns the user with that username, or storage.ErrNotFound.
 func (s *Store) UserByName(ctx context.Context, username string) (storage.User, error) {
-	row := s.ro.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE username = ?`, username)
+	row := s.userByName.QueryRowContext(ctx, username)
 	u, err := scanUser(row)
 	if err != nil {
 		return storage.User{}, fmt.Errorf("sqlite: user by name: %w", notFound(err)) // never the name: it may be a mistyped password
@@ -55,7 +55,7 @@ func (s *Store) UserByName(ctx context.Context, username string) (storage.User, 
 
 // UserByID returns the user with that ID, or storage.ErrNotFound.
 func (s *Store) UserByID(ctx context.Context, id string) (storage.User, error) {
-	row := s.ro.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id)
+	row := s.userByID.QueryRowContext(ctx, id)
 	u, err := scanUser(row)
 	if err != nil {
 		return storage.User{}, fmt.Errorf("sqlite: user with ID %q: %w", id, notFound(err))
