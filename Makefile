@@ -1,7 +1,7 @@
 # The two commands a new user needs: `make run` and `make test`.
 GO ?= go
 
-.PHONY: run build test bench bench-verifiers bench-load fuzz lint load-rotation load-passwords
+.PHONY: run build test bench bench-verifiers bench-load fuzz lint load-rotation load-passwords scale
 
 build:
 	$(GO) build -o bin/issuer ./cmd/issuer
@@ -34,7 +34,7 @@ bench-verifiers:
 # embedded store then on Redis, each set against a bare net/http ceiling (internal/ceiling) run
 # with the same wrk settings right after it; also signing alone per algorithm and redis-benchmark.
 # Prints one table and the issue's targets as PASS/MISS (a miss does not fail; errors do). About
-# 5 min; needs wrk, redis-server and redis-tools. BENCH_LOAD_DURATION (default 8s) sets each wrk
+# 5 min; needs wrk, redis-server and redis-tools. BENCH_LOAD_DURATION (default 7s) sets each wrk
 # run, BENCH_LOAD_POOL the refresh pool, BENCH_LOAD_REPORT=FILE writes the report. See docs/benchmarks.md.
 bench-load:
 	BENCH_LOAD=1 $(GO) test -count=1 -run '^TestBenchLoad$$' -v -timeout 15m ./cmd/issuer/
@@ -55,6 +55,12 @@ load-rotation:
 # passwords.max_concurrent.
 load-passwords:
 	PASSWORD_LOAD_TEST=1 $(GO) test -count=1 -run '^TestPasswordSaturationWrk$$' -v -timeout 5m ./cmd/issuer/
+
+# Refresh (Rotate) latency and throughput on an empty Redis, then after a pipelined loader stores
+# 1,000,000 refresh families over 100,000 users; prints the load rate and Redis memory per family.
+# About 1-2 min; needs redis-server. See docs/benchmarks.md.
+scale:
+	SCALE_TEST=1 $(GO) test -count=1 -run '^TestScaleMillionFamilies$$' -v -timeout 10m ./storage/redis/
 
 lint:
 	gofmt -l . | (! grep .) && $(GO) vet ./...

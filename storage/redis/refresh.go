@@ -51,6 +51,20 @@ func (s *Store) CreateFamily(ctx context.Context, f storage.Family, first storag
 	if !taggable(f.UserID) {
 		return fmt.Errorf("redis: create refresh family %q: user id %q cannot tag its keys (empty, or starts with '}')", f.ID, f.UserID)
 	}
+	keys, args := createFamilyArgs(f, first)
+	ok, err := createFamilyScript.Run(ctx, s.rdb, keys, args...).Int()
+	if err != nil {
+		return fmt.Errorf("redis: create refresh family %q: %w", f.ID, err)
+	}
+	if ok == 0 {
+		return fmt.Errorf("redis: create refresh family %q: family or first token %w", f.ID, storage.ErrExists)
+	}
+	return nil
+}
+
+// createFamilyArgs is the KEYS and ARGV of scripts/create_family.lua for f and its first token
+// (also used by the scale test's pipelined loader, so that it stores exactly what CreateFamily does).
+func createFamilyArgs(f storage.Family, first storage.RefreshToken) ([]string, []any) {
 	args := []any{f.ID, ms(f.ExpiresAt), ms(capExpiry(first.ExpiresAt, f.ExpiresAt)),
 		"i", f.ID,
 		"u", f.UserID,
@@ -64,14 +78,7 @@ func (s *Store) CreateFamily(ctx context.Context, f storage.Family, first storag
 		"m", encMap(f.Claims),
 	}
 	keys := []string{familyKey(f.UserID, f.ID), tokenKey(f.UserID, first.Hash), userFamiliesKey(f.UserID)}
-	ok, err := createFamilyScript.Run(ctx, s.rdb, keys, args...).Int()
-	if err != nil {
-		return fmt.Errorf("redis: create refresh family %q: %w", f.ID, err)
-	}
-	if ok == 0 {
-		return fmt.Errorf("redis: create refresh family %q: family or first token %w", f.ID, storage.ErrExists)
-	}
-	return nil
+	return keys, args
 }
 
 // Rotate spends r.Hash and stores r.Next in one script, one round trip: the token names its
