@@ -34,7 +34,7 @@ bench-verifiers:
 # embedded store then on Redis, each set against a bare net/http ceiling (internal/ceiling) run
 # with the same wrk settings right after it; also signing alone per algorithm and redis-benchmark.
 # Prints one table and the issue's targets as PASS/MISS (a miss does not fail; errors do). About
-# 5 min; needs wrk, redis-server and redis-tools. BENCH_LOAD_DURATION (default 7s) sets each wrk
+# 4 min; needs wrk, redis-server and redis-tools. BENCH_LOAD_DURATION (default 8s) sets each wrk
 # run, BENCH_LOAD_POOL the refresh pool, BENCH_LOAD_REPORT=FILE writes the report. See docs/benchmarks.md.
 bench-load:
 	BENCH_LOAD=1 $(GO) test -count=1 -run '^TestBenchLoad$$' -v -timeout 15m ./cmd/issuer/
