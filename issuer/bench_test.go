@@ -178,16 +178,21 @@ func BenchmarkRefreshGrant(b *testing.B) {
 }
 
 // BenchmarkJWKS is a GET of the public key set through the handler.
-func BenchmarkJWKS(b *testing.B) {
+func BenchmarkJWKS(b *testing.B) { benchmarkGet(b, "/.well-known/jwks.json") }
+
+func BenchmarkDiscovery(b *testing.B) { benchmarkGet(b, "/.well-known/openid-configuration") }
+
+// benchmarkGet times GET path through the whole handler (router, middleware).
+func benchmarkGet(b *testing.B, path string) {
 	e := newEnv(b, envOpts{})
-	if rec := e.serve(http.MethodGet, "/.well-known/jwks.json", "", "", [2]string{}); rec.Code != http.StatusOK {
-		b.Fatalf("jwks: %d %s", rec.Code, rec.Body)
+	if rec := e.serve(http.MethodGet, path, "", "", [2]string{}); rec.Code != http.StatusOK {
+		b.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		rec := e.serve(http.MethodGet, "/.well-known/jwks.json", "", "", [2]string{})
+		rec := e.serve(http.MethodGet, path, "", "", [2]string{})
 		if rec.Code != http.StatusOK {
-			b.Fatalf("jwks: %d", rec.Code)
+			b.Fatalf("%s: %d", path, rec.Code)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -118,8 +119,9 @@ type Server struct {
 	obs       Observer // never nil
 	now       func() time.Time
 
-	grants    map[string]grant
-	discovery []byte
+	grants          map[string]grant
+	discovery       []byte
+	discoveryLength []string // the Content-Length header of discovery
 }
 
 // New builds the server.
@@ -151,6 +153,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if s.discovery, err = s.discoveryDocument(); err != nil {
 		return nil, err
 	}
+	s.discoveryLength = []string{strconv.Itoa(len(s.discovery))}
 	return s, nil
 }
 
